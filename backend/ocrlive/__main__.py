@@ -1,0 +1,3 @@
+from ocrlive.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,124 @@
+"""create_app(settings): the routes, the AppKeys and every resource as a cleanup_ctx,
+started in order db -> tasks -> pool -> runner -> retention and stopped in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from ocrlive.http.auth import Authenticator
+from ocrlive.http.middlewares import auth_middleware, errors_middleware
+from ocrlive.http.routes import setup_routes
+from ocrlive.keys import AUTH, DB, MANAGER, POOL, RUNNER, SETTINGS, STARTED_AT, WS
+from ocrlive.ocr.pool import OcrPool
+from ocrlive.ratelimit import SlidingWindow
+from ocrlive.settings import Settings
+from ocrlive.store.db import Database
+from ocrlive.tasks.manager import TaskManager
+from ocrlive.tasks.retention import retention_loop
+from ocrlive.tasks.runner import Runner
+from ocrlive.ws.connection import ConnectionManager
+from ocrlive.ws.hub import Hub
+from ocrlive.ws.recovery import RecoveryService
+from ocrlive.ws.view import WsServices
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def create_app(
+    settings: Settings, token: str, *, engine_factory: str = "ocrlive.ocr.engine:Engine"
+) -> web.Application:
+    """The database must already be migrated (ocrlive.store.db.migrate)."""
+    app = web.Application(middlewares=[errors_middleware, auth_middleware])
+    app[SETTINGS] = settings
+    app[AUTH] = Authenticator(token)
+    app[STARTED_AT] = time.time()
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    setup_routes(app)
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_tasks)
+    app.cleanup_ctx.append(_pool(engine_factory))
+    app.cleanup_ctx.append(_runner)
+    app.cleanup_ctx.append(_retention)
+    app.on_shutdown.append(_close_sockets)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    for folder in (settings.files_dir, settings.pages_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    app[DB] = Database(settings.db_path)
+    yield
+    await app[DB].close()
+
+
+async def _tasks(app: web.Application) -> AsyncIterator[None]:
+    settings, hub = app[SETTINGS], Hub()
+    manager = TaskManager(app[DB], hub, progress_interval=settings.progress_interval_ms / 1000)
+    await manager.start()
+    app[MANAGER] = manager
+    app[WS] = WsServices(
+        hub=hub,
+        recovery=RecoveryService(app[DB], manager.epoch, settings.snapshot_finished),
+        connections=ConnectionManager(),
+        auth=app[AUTH],
+        connect_limit=SlidingWindow(settings.connect_rate),
+        failure_limit=SlidingWindow(10),
+        heartbeat=settings.ws_heartbeat,
+        outbox_limit=settings.ws_outbox_limit,
+        message_rate=settings.ws_rate,
+    )
+    yield
+
+
+def _pool(engine_factory: str):  # type: ignore[no-untyped-def]
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        pool = OcrPool(
+            workers=settings.workers, engine_config=settings.engine_config(),
+            engine_factory=engine_factory, task_timeout=settings.task_timeout,
+            max_tasks_per_worker=settings.max_tasks_per_worker,
+            max_rss_mb=settings.max_worker_rss_mb,
+        )  # fmt: skip
+        await pool.start()
+        app[POOL] = pool
+        yield
+        await pool.close()
+
+    return ctx
+
+
+async def _runner(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    runner = Runner(
+        app[MANAGER], app[POOL], settings.pages_dir, queue_limit=settings.queue_limit,
+        concurrency=settings.workers,
+    )  # fmt: skip
+    await runner.start()
+    app[RUNNER] = runner
+    yield
+    await runner.close()
+
+
+async def _retention(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    retention = timedelta(days=settings.retention_days)
+    loop = asyncio.create_task(retention_loop(app[DB], settings.pages_dir, retention=retention))
+    yield
+    loop.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await loop
+
+
+async def _close_sockets(app: web.Application) -> None:
+    if WS in app:
+        await app[WS].connections.close_all()

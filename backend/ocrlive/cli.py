@@ -1,0 +1,139 @@
+"""The `ocrlive` command: serve, migrate, token, ingest."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from ocrlive import __version__
+from ocrlive.settings import Settings, load_settings
+
+log = logging.getLogger("ocrlive")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, help="data folder (env OCRLIVE_DATA_DIR)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ocrlive", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"ocrlive {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the server (migrates the database first)")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8080)")
+    serve.add_argument("--workers", type=int, help="OCR worker processes")
+    _common(serve)
+    _common(sub.add_parser("migrate", help="bring the database to the newest schema"))
+    _common(sub.add_parser("token", help="print the access token and the login URL"))
+    _common(sub.add_parser("models", help="lay out the OCR models (offline) and print where"))
+    ingest = sub.add_parser("ingest", help="OCR every document of a folder through a server")
+    ingest.add_argument("folder", type=Path)
+    ingest.add_argument("--patient-id", required=True)
+    ingest.add_argument("--document-type", required=True)
+    ingest.add_argument("--url", default="http://127.0.0.1:8080", help="the server")
+    ingest.add_argument(
+        "--token", help="access token (default: OCRLIVE_TOKEN or the data folder's)"
+    )
+    _common(ingest)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings(
+            host=getattr(args, "host", None), port=getattr(args, "port", None),
+            data_dir=args.data_dir, workers=getattr(args, "workers", None),
+        )  # fmt: skip
+    except ValueError as exc:
+        print(f"ocrlive: bad setting: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return serve(settings)
+    if args.command == "migrate":
+        from ocrlive.store.db import migrate
+
+        migrate(settings.db_path)
+        print(f"database at {settings.db_path} is up to date")
+        return 0
+    if args.command == "token":
+        return _print_token(settings)
+    if args.command == "models":
+        _ensure_models(settings)
+        print(f"models ready in {settings.resolved_models_dir}")
+        return 0
+    from ocrlive.ingest import ingest
+
+    return ingest(args, settings)
+
+
+def _print_token(settings: Settings) -> int:
+    from ocrlive.http.auth import load_or_create_token
+
+    token, _ = load_or_create_token(settings.token, settings.data_dir)
+    print(token)
+    print(login_url(settings, token))
+    return 0
+
+
+def login_url(settings: Settings, token: str) -> str:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{settings.port}/?token={token}"
+
+
+def prepare(settings: Settings) -> str:
+    """Everything before the event loop: folders, schema, models, token."""
+    from ocrlive.http.auth import load_or_create_token
+    from ocrlive.store.db import migrate
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.db_path)
+    _ensure_models(settings)
+    token, _ = load_or_create_token(settings.token, settings.data_dir)
+    return token
+
+
+def _ensure_models(settings: Settings) -> None:
+    """The ONNX models ship inside the rapidocr wheel; lay them out on first start."""
+    config = settings.engine_config()
+    wanted = [Path(config.det_model_dir), Path(config.rec_model_dir)]
+    if settings.engine != "onnxruntime" or all((d / "inference.yml").is_file() for d in wanted):
+        return
+    from ocrlive.ocr.models import provision_models
+
+    provision_models(settings.resolved_models_dir)
+
+
+def serve(settings: Settings) -> int:
+    token = prepare(settings)
+    asyncio.run(_serve(settings, token))
+    return 0
+
+
+async def _serve(settings: Settings, token: str) -> None:
+    from ocrlive.app import create_app
+
+    runner = web.AppRunner(create_app(settings, token), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, shutdown_timeout=10)
+    await site.start()
+    print(f"ocrlive {__version__} serving on http://{settings.host}:{settings.port}/", flush=True)
+    print(f"log in at: {login_url(settings, token)}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("ocrlive: shutting down", flush=True)
+    await runner.cleanup()

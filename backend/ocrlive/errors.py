@@ -1,0 +1,91 @@
+"""Typed errors with public codes; `http.middlewares` turns them into one JSON shape."""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    """An error a client can act on: a stable `code`, an HTTP `status`, a message."""
+
+    status = 400
+    code = "invalid_request"
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.headers: dict[str, str] = {}
+
+    def to_json(self) -> dict[str, dict[str, str]]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class InvalidRequest(ApiError):
+    status, code = 400, "invalid_request"
+
+
+class Unauthorized(ApiError):
+    status, code = 401, "unauthorized"
+
+
+class ForbiddenOrigin(ApiError):
+    status, code = 403, "forbidden_origin"
+
+
+class NotFound(ApiError):
+    status, code = 404, "not_found"
+
+
+class InvalidState(ApiError):
+    status, code = 409, "invalid_state"
+
+
+class NotReady(ApiError):
+    status, code = 409, "not_ready"
+
+
+class FileTooLarge(ApiError):
+    status, code = 413, "file_too_large"
+
+
+class UnsupportedType(ApiError):
+    status, code = 415, "unsupported_type"
+
+
+class EmptyFile(ApiError):
+    status, code = 400, "empty_file"
+
+
+class RateLimited(ApiError):
+    status, code = 429, "rate_limited"
+
+
+class QueueFull(ApiError):
+    status, code = 503, "queue_full"
+
+    def __init__(self, message: str, retry_after: int = 30) -> None:
+        super().__init__(message)
+        self.headers["Retry-After"] = str(retry_after)
+
+
+class TaskNotFound(NotFound):
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"No task with id {task_id!r}")
+
+
+HTTP_ERROR_CODES = [
+    "invalid_request",
+    "unauthorized",
+    "forbidden_origin",
+    "not_found",
+    "invalid_state",
+    "not_ready",
+    "file_too_large",
+    "unsupported_type",
+    "empty_file",
+    "rate_limited",
+    "queue_full",
+    "internal_error",
+]

@@ -1,0 +1,1 @@
+"""The HTTP side: routes, uploads, authentication, the page shell, error middleware."""

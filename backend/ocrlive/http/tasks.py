@@ -1,0 +1,124 @@
+"""The task API: upload, list, read, result, page images, cancel, retry, status."""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+from typing import Any
+
+from aiohttp import web
+
+from ocrlive import __version__
+from ocrlive.errors import InvalidRequest, NotFound, NotReady
+from ocrlive.events import COMPLETED
+from ocrlive.http.uploads import receive_upload
+from ocrlive.keys import MANAGER, POOL, RUNNER, SETTINGS, WS, uptime
+from ocrlive.store import repo
+from ocrlive.tasks.manager import NewTask
+
+LIST_FILTERS = ("active", "finished", "all")
+
+
+async def create_task(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    key = request.headers.get("Idempotency-Key", "").strip()[:200] or None
+    if key is not None:
+        async with request.app[MANAGER].db.read() as conn:
+            existing = await repo.find_by_idempotency_key(conn, key)
+        if existing is not None:
+            return web.json_response({"task": existing.to_json()}, status=200)
+    upload = await receive_upload(request, settings.files_dir, settings.max_upload_mb * 2**20)
+    new = NewTask(
+        patient_id=upload.patient_id, document_type=upload.document_type,
+        filename=upload.filename, content_type=upload.content_type, size=upload.size,
+        sha256=upload.sha256, file_path=str(upload.path), priority=upload.priority,
+        idempotency_key=key,
+    )  # fmt: skip
+    task, created = await request.app[RUNNER].submit(new)
+    return web.json_response({"task": task.to_json()}, status=202 if created else 200)
+
+
+async def list_tasks(request: web.Request) -> web.Response:
+    which = request.query.get("status", "all")
+    if which not in LIST_FILTERS:
+        raise InvalidRequest("status must be active, finished or all")
+    limit = _int_query(request, "limit", 500, 1, 5000)
+    async with request.app[MANAGER].db.read() as conn:
+        tasks = await repo.list_tasks(conn, which, limit)
+    return web.json_response({"tasks": [t.to_json() for t in tasks]})
+
+
+def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidRequest(f"{name} must be an integer from {low} to {high}")
+    return int(raw)
+
+
+async def get_task(request: web.Request) -> web.Response:
+    task = await request.app[MANAGER].get(request.match_info["task_id"])
+    return web.json_response({"task": task.to_json()})
+
+
+async def get_result(request: web.Request) -> web.Response:
+    manager = request.app[MANAGER]
+    task = await manager.get(request.match_info["task_id"])
+    if task.status != COMPLETED:
+        raise NotReady(f"The task is {task.status}; its result is not ready")
+    async with manager.db.read() as conn:
+        result = await repo.get_result(conn, task.id)
+    if result is None:
+        raise NotFound("The result of this task was purged")
+    return web.json_response(result)
+
+
+async def get_page(request: web.Request) -> web.FileResponse:
+    task = await request.app[MANAGER].get(request.match_info["task_id"])
+    number = request.match_info["number"]
+    path = request.app[SETTINGS].pages_dir / task.id / f"page-{int(number)}.png"
+    if not path.is_file():
+        raise NotFound(f"No page {number} for this task")
+    return web.FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
+
+
+async def cancel_task(request: web.Request) -> web.Response:
+    task = await request.app[RUNNER].cancel(request.match_info["task_id"])
+    return web.json_response({"task": task.to_json()})
+
+
+async def retry_task(request: web.Request) -> web.Response:
+    task = await request.app[RUNNER].retry(request.match_info["task_id"])
+    return web.json_response({"task": task.to_json()})
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def status(request: web.Request) -> web.Response:
+    app = request.app
+    pool, runner, ws = app[POOL], app[RUNNER], app[WS]
+    body: dict[str, Any] = {
+        "version": __version__,
+        "uptime_s": round(uptime(app), 1),
+        "workers": pool.status(),
+        "queue_depth": len(runner.queue),
+        "running": pool.busy,
+        "connections": {"count": len(ws.connections), "list": ws.connections.describe()},
+        "events_published": ws.hub.published,
+        "epoch": ws.recovery.epoch,
+        "versions": _versions(pool.versions),
+    }
+    return web.json_response(body)
+
+
+def _versions(engine: dict[str, str]) -> dict[str, str]:
+    found = {"ocrlive": __version__, "python": platform.python_version()}
+    for name in ("paddleocr", "paddlepaddle", "onnxruntime", "aiohttp"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found | engine

@@ -1,0 +1,128 @@
+"""Plain, picklable values that cross the worker-process boundary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How each worker builds its PaddleOCR engine (see ocrlive.settings)."""
+
+    engine: str  # "onnxruntime" or "paddle"
+    det_model_dir: str
+    rec_model_dir: str
+    det_model_name: str
+    rec_model_name: str
+    threads: int  # intra-op threads per worker; workers x threads = cores
+    det_limit_side_len: int = 64
+    det_limit_type: str = "min"
+    rec_batch_size: int = 8
+    pdf_dpi: int = 200
+    max_pages: int = 50
+    max_pixels: int = 60_000_000
+
+
+@dataclass(frozen=True)
+class OcrJob:
+    """One document to read. `pages_dir` receives page-N.png for the viewer."""
+
+    task_id: str
+    path: str
+    pages_dir: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A step inside one document, as the engine reports it."""
+
+    task_id: str
+    stage: str  # loading | detecting | recognizing | done
+    progress: float  # 0..100 for the whole document
+    message: str  # readable by a clinician
+    page: int  # 1-based page being worked on (0 before the first)
+    pages_total: int
+    lines_done: int = 0
+    lines_total: int = 0
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    text: str
+    score: float
+    box: list[list[float]]  # four [x, y] corners, clockwise from top-left
+
+
+@dataclass(frozen=True)
+class OcrPage:
+    number: int  # 1-based
+    width: int
+    height: int
+    lines: list[OcrLine] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+
+@dataclass(frozen=True)
+class OcrResult:
+    pages: list[OcrPage]
+    engine: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(page.text for page in self.pages)
+
+    def to_json(self) -> dict[str, Any]:
+        lines = [line for page in self.pages for line in page.lines]
+        score = sum(line.score for line in lines) / len(lines) if lines else 0.0
+        return {
+            "text": self.text,
+            "score": round(score, 4),
+            "engine": self.engine,
+            "pages": [
+                {
+                    "number": p.number,
+                    "width": p.width,
+                    "height": p.height,
+                    "text": p.text,
+                    "lines": [
+                        {"text": ln.text, "score": round(ln.score, 4), "box": ln.box}
+                        for ln in p.lines
+                    ],
+                }
+                for p in self.pages
+            ],
+        }
+
+
+class OcrFailure(Exception):
+    """A document that cannot be read. `code` is part of the public API."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (OcrFailure, (self.code, self.message))
+
+
+class TaskCancelled(Exception):
+    """Raised inside the worker when the parent asked to stop this task."""
+
+
+class ProgressSink(Protocol):
+    """What the engine calls at each step. May raise TaskCancelled."""
+
+    def __call__(self, progress: Progress) -> None: ...
+
+
+# Codes an OcrFailure may carry (documented in the README).
+UNSUPPORTED_TYPE = "unsupported_type"
+UNREADABLE_DOCUMENT = "unreadable_document"
+TOO_MANY_PIXELS = "too_many_pixels"
+TOO_MANY_PAGES = "too_many_pages"
+ENGINE_ERROR = "engine_error"

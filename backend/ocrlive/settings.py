@@ -1,0 +1,139 @@
+"""Every setting of ocrlive, read once from OCRLIVE_* environment variables.
+
+The README's configuration table is generated from `SETTINGS_DOC`; a test fails
+when a field is missing from it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from ocrlive.ocr.types import EngineConfig
+
+SETTINGS_DOC: dict[str, str] = {
+    "host": "Address to listen on (`--host`).",
+    "port": "Port to listen on (`--port`).",
+    "data_dir": "Folder for the database, uploads, page images and the token (`--data-dir`).",
+    "token": "Access token; generated and kept in `<data-dir>/token` when empty.",
+    "models_dir": "Folder holding the model folders (`inference.onnx` + `inference.yml`).",
+    "engine": "`onnxruntime` (default) or `paddle` (needs paddlepaddle and Paddle-format models).",
+    "det_model": "Name of the detection model folder under `models_dir`.",
+    "rec_model": "Name of the recognition model folder under `models_dir`.",
+    "workers": "OCR worker processes (default: CPU cores, at most 2).",
+    "threads_per_worker": "Intra-op threads per worker (default: cores / workers).",
+    "task_timeout": "Seconds a task may run before its worker is killed (`timeout`).",
+    "max_tasks_per_worker": "A worker is replaced after this many tasks.",
+    "max_worker_rss_mb": "A worker is replaced when its memory exceeds this (MiB).",
+    "max_upload_mb": "Largest accepted upload (MiB).",
+    "max_pages": "Most pages read from one document.",
+    "max_pixels": "Largest page in pixels (decompression-bomb guard).",
+    "pdf_dpi": "Resolution at which PDF pages are rendered.",
+    "queue_limit": "Queued tasks beyond which uploads get 503 `queue_full`.",
+    "progress_interval_ms": "Least time between two progress events of one task.",
+    "retention_days": "Finished tasks, their files and events are purged after this many days.",
+    "snapshot_finished": "Finished tasks included in the `tasks` snapshot.",
+    "ws_outbox_limit": "Frames queued for one WebSocket before it is closed as too slow.",
+    "ws_heartbeat": "Seconds between WebSocket pings.",
+    "ws_rate": "Messages per second a WebSocket client may send (burst of twice as many).",
+    "connect_rate": "WebSocket connection attempts per minute from one address.",
+}
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "ocrlive"
+
+
+def _default_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = field(default_factory=_default_data_dir)
+    token: str = ""
+    models_dir: Path | None = None
+    engine: str = "onnxruntime"
+    det_model: str = "PP-OCRv6_det_small"
+    rec_model: str = "PP-OCRv6_rec_small"
+    workers: int = field(default_factory=_default_workers)
+    threads_per_worker: int = 0
+    task_timeout: float = 600.0
+    max_tasks_per_worker: int = 200
+    max_worker_rss_mb: int = 2500
+    max_upload_mb: int = 50
+    max_pages: int = 50
+    max_pixels: int = 60_000_000
+    pdf_dpi: int = 200
+    queue_limit: int = 1000
+    progress_interval_ms: int = 100
+    retention_days: float = 30.0
+    snapshot_finished: int = 200
+    ws_outbox_limit: int = 256
+    ws_heartbeat: float = 20.0
+    ws_rate: float = 20.0
+    connect_rate: int = 60
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "ocrlive.db"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def pages_dir(self) -> Path:
+        return self.data_dir / "pages"
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
+
+    @property
+    def threads(self) -> int:
+        cores = os.cpu_count() or 1
+        return self.threads_per_worker or max(1, cores // self.workers)
+
+    def engine_config(self) -> EngineConfig:
+        models = self.resolved_models_dir
+        return EngineConfig(
+            engine=self.engine,
+            det_model_dir=str(models / self.det_model),
+            rec_model_dir=str(models / self.rec_model),
+            det_model_name=self.det_model,
+            rec_model_name=self.rec_model,
+            threads=self.threads,
+            pdf_dpi=self.pdf_dpi,
+            max_pages=self.max_pages,
+            max_pixels=self.max_pixels,
+        )
+
+
+def _convert(kind: str, raw: str) -> object:
+    if "Path" in kind:
+        return Path(raw).expanduser()
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    return raw
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+    """Settings from OCRLIVE_<NAME> variables, then explicit overrides (CLI flags)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        raw = env.get(f"OCRLIVE_{f.name.upper()}")
+        if raw not in (None, ""):
+            try:
+                values[f.name] = _convert(str(f.type), raw)
+            except ValueError as exc:
+                raise ValueError(f"OCRLIVE_{f.name.upper()}: {exc}") from exc
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)  # type: ignore[arg-type]

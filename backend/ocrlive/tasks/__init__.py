@@ -1,0 +1,1 @@
+"""The task lifecycle: the registry (OcrProgressManager), the queue and the runner."""

@@ -1,0 +1,1 @@
+"""The live side: WebSocket connections, topics, commands and recovery."""

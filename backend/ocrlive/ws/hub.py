@@ -1,0 +1,61 @@
+"""Topics and their subscribers. An event is serialized once per topic for all."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from ocrlive.events import PROGRESS, Event
+from ocrlive.ws.outbox import Frame
+
+if TYPE_CHECKING:
+    from ocrlive.ws.connection import Connection
+
+TASKS_TOPIC = "tasks"
+
+
+def task_topic(task_id: str) -> str:
+    return f"task:{task_id}"
+
+
+def event_frame(topic: str, event: Event, task_json: str) -> Frame:
+    text = (
+        f'{{"type":"event","topic":{json.dumps(topic)},"seq":{event.seq},'
+        f'"event":"{event.type}","task":{task_json}}}'
+    )
+    key = (topic, event.task.id) if event.type == PROGRESS else None
+    return Frame(text=text, seq=event.seq, key=key)
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._topics: dict[str, dict[int, Connection]] = {}
+        self.published = 0
+
+    def subscribe(self, topic: str, conn: Connection) -> None:
+        self._topics.setdefault(topic, {})[conn.id] = conn
+
+    def unsubscribe(self, topic: str, conn: Connection) -> None:
+        subscribers = self._topics.get(topic)
+        if subscribers is not None:
+            subscribers.pop(conn.id, None)
+            if not subscribers:
+                del self._topics[topic]
+
+    def drop(self, conn: Connection) -> None:
+        for topic in list(conn.subscriptions):
+            self.unsubscribe(topic, conn)
+
+    def subscriber_count(self, topic: str) -> int:
+        return len(self._topics.get(topic, ()))
+
+    def publish(self, event: Event) -> None:
+        task_json = event.task.dumps()
+        self.published += 1
+        for topic in (TASKS_TOPIC, task_topic(event.task.id)):
+            subscribers = self._topics.get(topic)
+            if not subscribers:
+                continue
+            frame = event_frame(topic, event, task_json)
+            for conn in list(subscribers.values()):
+                conn.deliver(topic, frame)

@@ -1,0 +1,65 @@
+"""Shared fixtures: settings in a temp folder, the real app on a real port with the
+real process pool (running the fake engine unless a test asks for PaddleOCR)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from ocrlive.settings import Settings, load_settings
+from ocrlive.store.db import Database, migrate
+
+TOKEN = "test-token-0123456789"
+FAKE_ENGINE = "ocrlive.ocr.fake:FakeEngine"
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {"data_dir": tmp_path / "data", "workers": 1, "token": TOKEN}
+        values.update(overrides)
+        return load_settings(environ={}, **values)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    migrate(settings.db_path)
+    database = Database(settings.db_path)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def start_app(
+    aiohttp_client: Any,
+) -> Callable[..., Any]:
+    """Start ocrlive (fake engine by default) on a real port; returns a TestClient that
+    sends the Bearer token."""
+
+    async def start(settings: Settings, engine_factory: str = FAKE_ENGINE) -> TestClient[Any, Any]:
+        from ocrlive.app import create_app
+
+        migrate(settings.db_path)
+        app = create_app(settings, settings.token, engine_factory=engine_factory)
+        headers = {"Authorization": f"Bearer {settings.token}"}
+        client: TestClient[Any, Any] = await aiohttp_client(app, headers=headers)
+        return client
+
+    return start
+
+
+@pytest.fixture
+async def client(start_app: Callable[..., Any], settings: Settings) -> TestClient[Any, Any]:
+    result: TestClient[Any, Any] = await start_app(settings)
+    return result

@@ -1,0 +1,62 @@
+"""The public contract is documented: every code, type and setting the server uses."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+from pathlib import Path
+
+from ocrlive import events
+from ocrlive.errors import HTTP_ERROR_CODES
+from ocrlive.ocr import types as ocr_types
+from ocrlive.settings import SETTINGS_DOC, Settings
+from ocrlive.ws import connection
+from ocrlive.ws.protocol import COMMANDS, WS_ERROR_CODES
+
+ROOT = Path(__file__).resolve().parents[2]
+PROTOCOL = (ROOT / "docs" / "protocol.md").read_text()
+README = (ROOT / "README.md").read_text()
+
+
+def documented(word: str, text: str = PROTOCOL) -> bool:
+    return f"`{word}`" in text or f"| {word} |" in text
+
+
+def test_every_http_error_code_is_documented() -> None:
+    assert [c for c in HTTP_ERROR_CODES if not documented(c)] == []
+
+
+def test_every_websocket_error_code_is_documented() -> None:
+    assert [c for c in WS_ERROR_CODES if not documented(c)] == []
+
+
+def test_every_client_message_type_is_documented() -> None:
+    types = [*COMMANDS, "auth"]
+    assert [t for t in types if not documented(t)] == []
+
+
+def test_every_server_message_type_is_documented() -> None:
+    assert [t for t in ("hello", "auth_required", "result", "event") if not documented(t)] == []
+
+
+def test_every_event_is_documented() -> None:
+    assert [e for e in events.EVENT_TYPES if not documented(e)] == []
+
+
+def test_every_task_error_code_is_documented() -> None:
+    codes = [getattr(ocr_types, n) for n in dir(ocr_types) if n.isupper()]
+    codes += [events.TIMEOUT, events.WORKER_CRASHED, events.INTERRUPTED]
+    assert [c for c in codes if not documented(c)] == []
+
+
+def test_every_close_code_is_documented() -> None:
+    codes = [getattr(connection, n) for n in dir(connection) if n.startswith("CLOSE_")]
+    table = set(re.findall(r"^\| (\d{4}) \|", PROTOCOL, flags=re.M))
+    assert [c for c in codes if str(c) not in table] == []
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    names = [f.name for f in fields(Settings)]
+    assert sorted(SETTINGS_DOC) == sorted(names)
+    missing = [n for n in names if f"OCRLIVE_{n.upper()}" not in README]
+    assert missing == []

@@ -1,0 +1,141 @@
+"""The task registry over a real SQLite file, with a recording hub."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from ocrlive.errors import InvalidState, TaskNotFound
+from ocrlive.events import Event
+from ocrlive.ocr.types import Progress
+from ocrlive.store import repo
+from ocrlive.store.db import Database
+from ocrlive.tasks.manager import NewTask, TaskManager
+from ocrlive.tasks.retention import run_retention
+from ocrlive.ws.hub import Hub
+
+
+class RecordingHub(Hub):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[Event] = []
+
+    def publish(self, event: Event) -> None:
+        self.seen.append(event)
+        super().publish(event)
+
+
+def new_task(key: str | None = None, priority: str = "normal") -> NewTask:
+    return NewTask(
+        patient_id="P-1", document_type="lab_report", filename="a.png",
+        content_type="image/png", size=10, sha256="0" * 64, file_path="/nonexistent",
+        priority=priority, idempotency_key=key,
+    )  # fmt: skip
+
+
+@pytest.fixture
+async def manager(db: Database) -> TaskManager:
+    m = TaskManager(db, RecordingHub(), progress_interval=0.05)
+    await m.start()
+    return m
+
+
+def hub(manager: TaskManager) -> RecordingHub:
+    assert isinstance(manager.hub, RecordingHub)
+    return manager.hub
+
+
+def progress(task_id: str, value: float, stage: str = "recognizing") -> Progress:
+    return Progress(task_id, stage, value, f"at {value}", 1, 2)
+
+
+async def test_lifecycle_appends_events_with_increasing_seqs(manager: TaskManager) -> None:
+    task, created = await manager.create(new_task())
+    assert created and task.status == "queued"
+    await manager.mark_started(task.id)
+    await manager.apply_progress(progress(task.id, 40))
+    done = await manager.complete(task.id, {"pages": [{"lines": [{"text": "x"}]}]})
+    assert done.status == "completed" and done.progress == 100 and done.pages_total == 1
+    kinds = [e.type for e in hub(manager).seen]
+    assert kinds == ["task.created", "task.started", "task.progress", "task.completed"]
+    seqs = [e.seq for e in hub(manager).seen]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 4
+    assert done.version == seqs[-1]
+    async with manager.db.read() as conn:
+        logged = await repo.events_since(conn, 0)
+        assert await repo.get_result(conn, task.id) is not None
+    assert [e.seq for e in logged] == seqs
+    assert logged[-1].task == done
+
+
+async def test_finished_tasks_refuse_further_changes(manager: TaskManager) -> None:
+    task, _ = await manager.create(new_task())
+    await manager.cancel(task.id)
+    with pytest.raises(InvalidState):
+        await manager.mark_started(task.id)
+    with pytest.raises(InvalidState):
+        await manager.cancel(task.id)
+    with pytest.raises(TaskNotFound):
+        await manager.get("nope")
+    retried = await manager.requeue(task.id, "again", reset_attempts=True)
+    assert retried.status == "queued" and retried.error is None
+
+
+async def test_idempotency_key_returns_the_existing_task(manager: TaskManager) -> None:
+    first, created = await manager.create(new_task(key="k1"))
+    again, created_again = await manager.create(new_task(key="k1"))
+    assert created and not created_again and again.id == first.id
+    assert len(hub(manager).seen) == 1
+
+
+async def test_progress_is_coalesced_and_the_newest_wins(manager: TaskManager) -> None:
+    task, _ = await manager.create(new_task())
+    await manager.mark_started(task.id)
+    for n in range(1, 21):
+        manager.report_progress(progress(task.id, n * 4))
+    await asyncio.sleep(0.2)
+    events = [e for e in hub(manager).seen if e.type == "task.progress"]
+    assert 2 <= len(events) <= 3, [e.task.progress for e in events]
+    assert events[0].task.progress == 4  # the first report goes out at once
+    assert events[-1].task.progress == 80  # the newest pending one is flushed
+
+
+async def test_a_terminal_event_drops_pending_progress(manager: TaskManager) -> None:
+    task, _ = await manager.create(new_task())
+    await manager.mark_started(task.id)
+    manager.report_progress(progress(task.id, 10))
+    manager.report_progress(progress(task.id, 20))  # pending behind the interval
+    await asyncio.sleep(0)
+    await manager.fail(task.id, "engine_error", "boom")
+    await asyncio.sleep(0.15)
+    kinds = [e.type for e in hub(manager).seen]
+    assert kinds[-1] == "task.failed"
+    assert hub(manager).seen[-1].task.error == {"code": "engine_error", "message": "boom"}
+
+
+async def test_retention_compacts_then_purges_and_raises_the_floor(
+    manager: TaskManager, tmp_path: object
+) -> None:
+    task, _ = await manager.create(new_task())
+    active, _ = await manager.create(new_task())
+    await manager.mark_started(task.id)
+    await manager.apply_progress(progress(task.id, 50))
+    await manager.complete(task.id, {"pages": []})
+    pages = manager.db.path.parent / "pages"
+    report = await run_retention(
+        manager.db, pages, retention=timedelta(days=1), compact_after=timedelta(0)
+    )
+    assert report.compacted_events == 1 and report.purged_tasks == 0
+    report = await run_retention(manager.db, pages, retention=timedelta(0), compact_after=timedelta(0))
+    assert report.purged_tasks == 1
+    async with manager.db.read() as conn:
+        assert await repo.get_task(conn, task.id) is None
+        assert await repo.get_task(conn, active.id) is not None  # nothing active is touched
+        floor = int(await repo.get_meta(conn, "purge_floor") or 0)
+        last = await repo.events_since(conn, 0)
+    assert floor == hub(manager).seen[-1].seq
+    assert [e.task.id for e in last] == [active.id]
+    newer, _ = await manager.create(new_task())
+    assert newer.version > floor  # seqs never go back after a purge
