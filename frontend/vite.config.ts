@@ -11,14 +11,18 @@ export default defineConfig({
     outDir: "../backend/ocrlive/static/dist",
     emptyOutDir: true,
     manifest: true,
-    sourcemap: true,
+    sourcemap: false,
     rolldownOptions: {
       input: "src/main.tsx",
     },
   },
   server: {
     proxy: {
+      // changeOrigin stays false so Host matches the browser's Origin (the server refuses
+      // cookie-authenticated WebSockets from another origin).
       "/api": { target: "http://127.0.0.1:8080", ws: true, changeOrigin: false },
+      // The login link (/?token=...) sets the session cookie on the dev origin too.
+      "^/\\?token=": { target: "http://127.0.0.1:8080", changeOrigin: false },
     },
   },
   test: {

@@ -47,6 +47,14 @@ class SlidingWindow:
         hits.extend([now] * weight)
         return len(hits) <= self.limit
 
+    def full(self, key: str) -> bool:
+        """True when one more event for `key` would be over the limit."""
+        hits = self._hits.get(key)
+        now = time.monotonic()
+        while hits and now - hits[0] > self.window:
+            hits.popleft()
+        return hits is not None and len(hits) >= self.limit
+
     def _prune(self, now: float) -> None:
         stale = [k for k, h in self._hits.items() if not h or now - h[-1] > self.window]
         for key in stale:

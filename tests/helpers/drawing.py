@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 A4_200DPI = (1654, 2339)
 _PREFERRED_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
-_WORDS = (
+_WORD_TEXT = (
     "patient admitted with chest pain and shortness of breath blood pressure "
     "stable heart rate regular oxygen saturation normal temperature discharge "
     "summary referral letter general practitioner hospital ward clinic review "
@@ -22,7 +22,8 @@ _WORDS = (
     "paracetamol insulin metformin follow appointment weeks results laboratory "
     "haemoglobin glucose sodium potassium creatinine kidney liver function "
     "x-ray scan ultrasound consultant surgery theatre recovery nursing notes"
-).split()
+)
+_WORDS = _WORD_TEXT.split()
 
 
 @cache

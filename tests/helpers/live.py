@@ -52,13 +52,19 @@ class Live:
         elif data["type"] == "result":
             self.results[data["id"]] = data
 
-    async def subscribe(self, topic: str, since: int | None = None, epoch: str | None = None) -> dict[str, Any]:
-        return await self.request("subscribe", topic=topic, since=since, epoch=epoch or self.hello["epoch"])
+    async def subscribe(
+        self, topic: str, since: int | None = None, epoch: str | None = None
+    ) -> dict[str, Any]:
+        return await self.request(
+            "subscribe", topic=topic, since=since, epoch=epoch or self.hello["epoch"]
+        )
 
     async def until_terminal(self, task_id: str, timeout: float = 120) -> list[dict[str, Any]]:
         """Events of `task_id` (any topic) up to and including its terminal one."""
         async with asyncio.timeout(timeout):
-            while not any(e["event"] in TERMINAL and e["task"]["id"] == task_id for e in self.events):
+            while not any(
+                e["event"] in TERMINAL and e["task"]["id"] == task_id for e in self.events
+            ):
                 await self._receive(timeout)
         return [e for e in self.events if e["task"]["id"] == task_id]
 

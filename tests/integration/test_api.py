@@ -7,9 +7,9 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from tests.helpers.live import Live, fake_png
 
 from ocrlive.settings import Settings
-from tests.helpers.live import Live, fake_png
 
 Client = TestClient[Any, Any]
 
@@ -48,7 +48,9 @@ async def test_upload_runs_to_completion_and_the_result_is_served(client: Client
     assert events[-1]["event"] == "task.completed"
     resp = await client.get(f"/api/tasks/{task['id']}/result")
     result = await resp.json()
-    assert resp.status == 200 and "hello ward" in result["text"]
+    assert resp.status == 200 and result["task_id"] == task["id"]
+    (page,) = result["pages"]
+    assert page["lines"][0]["text"] and page["image_url"].endswith("/pages/1.png")
     listed = await (await client.get("/api/tasks?status=finished")).json()
     assert [t["id"] for t in listed["tasks"]] == [task["id"]]
     await live.close()
@@ -85,7 +87,9 @@ async def test_too_large_upload_is_refused_and_the_server_keeps_serving(
     ("fields", "missing"),
     [({"patient": ""}, "patient_id"), ({"doc": "poem"}, "document_type")],
 )
-async def test_invalid_fields_are_named(client: Client, fields: dict[str, str], missing: str) -> None:
+async def test_invalid_fields_are_named(
+    client: Client, fields: dict[str, str], missing: str
+) -> None:
     status, body = await upload(client, fake_png(), **fields)
     assert status == 400
     assert_error(body, "invalid_request")
@@ -123,7 +127,9 @@ async def test_requests_without_the_token_are_refused(client: Client) -> None:
 async def test_login_link_sets_a_session_cookie(client: Client, settings: Settings) -> None:
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(cookie_jar=jar) as browser:
-        resp = await browser.get(client.make_url(f"/?token={settings.token}"), allow_redirects=False)
+        resp = await browser.get(
+            client.make_url(f"/?token={settings.token}"), allow_redirects=False
+        )
         assert resp.status == 302 and resp.headers["Location"] == "/"
         assert "HttpOnly" in resp.headers["Set-Cookie"]
         assert (await browser.get(client.make_url("/api/tasks"))).status == 200

@@ -10,8 +10,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-
-from tests.helpers.drawing import CAUTION_CARD_LINES, draw_caution_card, draw_page, word_recall, write_pdf
+from tests.helpers.drawing import (
+    CAUTION_CARD_LINES,
+    draw_caution_card,
+    draw_page,
+    word_recall,
+    write_pdf,
+)
 from tests.helpers.live import Live
 from tests.helpers.server import ServerProcess
 
@@ -65,9 +70,13 @@ async def test_image_and_two_page_pdf_stream_every_event_to_completion(
             events = await live.until_terminal(task["id"], timeout=300)
             assert_ordered_lifecycle(events)
         pdf_events = [e for e in live.events if e["task"]["id"] == pdf_task["id"]]
-        assert {e["task"]["pages_total"] for e in pdf_events if e["event"] == "task.progress"} >= {2}
+        assert {e["task"]["pages_total"] for e in pdf_events if e["event"] == "task.progress"} >= {
+            2
+        }
         card_result = await get_json(session, f"{server.url}/api/tasks/{image_task['id']}/result")
-        assert word_recall("\n".join(CAUTION_CARD_LINES), card_result["text"]) >= 0.9, card_result["text"]
+        assert word_recall("\n".join(CAUTION_CARD_LINES), card_result["text"]) >= 0.9, card_result[
+            "text"
+        ]
         pdf_result = await get_json(session, f"{server.url}/api/tasks/{pdf_task['id']}/result")
         assert len(pdf_result["pages"]) == 2
         assert word_recall("\n".join(PAGE_ONE + PAGE_TWO), pdf_result["text"]) >= 0.9

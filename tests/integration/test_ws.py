@@ -10,11 +10,11 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from tests.helpers.live import Live, fake_png
+from tests.integration.test_api import upload
 
 from ocrlive.settings import Settings
 from ocrlive.ws import view
-from tests.helpers.live import Live, fake_png
-from tests.integration.test_api import upload
 
 Client = TestClient[Any, Any]
 
@@ -35,7 +35,9 @@ async def test_hello_then_subscribe_gets_snapshot_and_live_events(client: Client
     _, body = await upload(client, fake_png(b"abc"))
     events = await live.until_terminal(body["task"]["id"])
     kinds = [e["event"] for e in events]
-    assert kinds[0] == "task.created" and kinds[1] == "task.started" and kinds[-1] == "task.completed"
+    assert (
+        kinds[0] == "task.created" and kinds[1] == "task.started" and kinds[-1] == "task.completed"
+    )
     seqs = [e["seq"] for e in events]
     assert seqs == sorted(set(seqs))
     assert all(e["topic"] == "tasks" for e in events)

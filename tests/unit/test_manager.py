@@ -128,7 +128,9 @@ async def test_retention_compacts_then_purges_and_raises_the_floor(
         manager.db, pages, retention=timedelta(days=1), compact_after=timedelta(0)
     )
     assert report.compacted_events == 1 and report.purged_tasks == 0
-    report = await run_retention(manager.db, pages, retention=timedelta(0), compact_after=timedelta(0))
+    report = await run_retention(
+        manager.db, pages, retention=timedelta(0), compact_after=timedelta(0)
+    )
     assert report.purged_tasks == 1
     async with manager.db.read() as conn:
         assert await repo.get_task(conn, task.id) is None

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -39,8 +40,9 @@ def noop(progress: Progress) -> None:
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    # Polls on purpose: the conditions are process states no event reports.
     async with asyncio.timeout(timeout):
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110
             await asyncio.sleep(0.02)
 
 
@@ -108,12 +110,14 @@ async def test_result_and_ordered_progress(make_pool: MakePool, make_job: MakeJo
     result = await pool.run(job, seen.append)
     assert result.text == "hello pool"
     assert result.engine["pid"] == pid_of(pool)
-    assert [p.stage for p in seen] == ["loading", "recognizing", "recognizing", "recognizing", "done"]
+    assert result.engine["threads"] == str(CONFIG.threads)
+    assert [p.stage for p in seen] == ["loading", *["recognizing"] * 3, "done"]
     assert [p.progress for p in seen] == sorted(p.progress for p in seen)
     assert {p.task_id for p in seen} == {job.task_id}
     assert pool.versions == {"engine": "fake", "fake": "1.0"}
     row = pool.status()[0]
-    assert (row["state"], row["task_id"], row["tasks_done"], row["restarts"]) == ("idle", None, 1, 0)
+    assert (row["state"], row["task_id"], row["tasks_done"]) == ("idle", None, 1)
+    assert row["restarts"] == 0
     assert isinstance(row["rss_mb"], float) and row["rss_mb"] > 1
     assert isinstance(row["started_at"], str) and datetime.fromisoformat(row["started_at"])
 
@@ -270,13 +274,11 @@ async def test_start_failure_surfaces_and_backs_off(make_pool: MakePool) -> None
 async def test_start_timeout(make_pool: MakePool, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(LOAD_S_ENV, "30")
     pool = await make_pool(ready=False, start_timeout=0.5)
-    with pytest.raises(WorkerStartFailed, match="not ready after 0.5s"):
+    with pytest.raises(WorkerStartFailed, match=r"not ready after 0\.5s"):
         await pool.wait_ready(timeout=10)
 
 
-async def test_close_leaves_no_processes_or_threads(
-    make_pool: MakePool, make_job: MakeJob
-) -> None:
+async def test_close_leaves_no_processes_or_threads(make_pool: MakePool, make_job: MakeJob) -> None:
     pool = await make_pool(workers=2)
     pids = [pid_of(pool, 0), pid_of(pool, 1)]
     hung, slow = await started(pool, make_job(b"HANG")), await started(pool, make_job(b"SLOW"))
@@ -292,3 +294,41 @@ async def test_close_leaves_no_processes_or_threads(
     await pool.close()  # idempotent
     with pytest.raises(PoolClosed):
         await pool.run(make_job(), noop)
+
+
+PARENT_SCRIPT = f"""
+import asyncio
+from ocrlive.ocr.pool import OcrPool
+from ocrlive.ocr.types import EngineConfig
+
+async def main() -> None:
+    pool = OcrPool(workers=1, engine_config=EngineConfig(**{CONFIG.__dict__!r}),
+                   engine_factory={FAKE!r})
+    await pool.start()
+    await pool.wait_ready(timeout=20)
+    print(pool.status()[0]["pid"], flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+async def test_workers_die_with_their_parent() -> None:
+    parent = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", PARENT_SCRIPT, stdout=asyncio.subprocess.PIPE
+    )
+    assert parent.stdout is not None
+    try:
+        worker_pid = int(await asyncio.wait_for(parent.stdout.readline(), 20))
+    finally:
+        parent.kill()
+        await parent.wait()
+    await until(lambda: not_running(worker_pid), timeout=5)
+
+
+def not_running(pid: int) -> bool:
+    # Orphans are reaped by whatever adopts them, which in a container may never happen.
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True

@@ -80,7 +80,8 @@ class FakeEngine:
     def _result(self, data: bytes) -> OcrResult:
         text = data.decode("utf-8", "replace").strip().split("\n")[0][:64] or DEFAULT_TEXT
         page = OcrPage(1, 100, 20, [OcrLine(text, 0.99, [list(p) for p in BOX])])
-        return OcrResult([page], engine={"name": "fake", "pid": os.getpid()})
+        threads = os.environ.get("OMP_NUM_THREADS")  # lets tests see the worker's limits
+        return OcrResult([page], engine={"name": "fake", "pid": os.getpid(), "threads": threads})
 
 
 class BrokenEngine:

@@ -78,11 +78,10 @@ def provision_models(models_dir: Path) -> dict[str, Path]:
     source = rapidocr_models_dir()
     det_dir = Path(models_dir) / DET_DIR_NAME
     rec_dir = Path(models_dir) / REC_DIR_NAME
-    det_onnx = _install_onnx(source / f"{DET_DIR_NAME}.onnx", det_dir)
+    _install_onnx(source / f"{DET_DIR_NAME}.onnx", det_dir)
     rec_onnx = _install_onnx(source / f"{REC_DIR_NAME}.onnx", rec_dir)
     _write_yaml(det_dir / "inference.yml", det_inference_config())
     _write_yaml(rec_dir / "inference.yml", rec_inference_config(rec_onnx))
-    log.debug("detection model %s ready", det_onnx)
     return {"det": det_dir, "rec": rec_dir}
 
 
@@ -130,7 +129,7 @@ def read_rec_dictionary(onnx_path: Path) -> list[str]:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-    raw = session.get_modelmeta().custom_metadata_map.get("character")
+    raw: str | None = session.get_modelmeta().custom_metadata_map.get("character")
     if not raw:
         raise ProvisioningError(f"{onnx_path} carries no 'character' metadata")
     characters = raw.split("\n")

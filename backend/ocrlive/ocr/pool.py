@@ -192,6 +192,7 @@ class OcrPool:
             await self._close_done.wait()
             return
         self._close_done = asyncio.Event()
+        self._notify()  # wait_ready() must raise PoolClosed now
         while self._queue:
             self._settle(self._queue.popleft(), None, PoolClosed("the OCR pool closed"))
         for slot in self._slots:
@@ -239,7 +240,8 @@ class OcrPool:
         try:
             return await pending.future
         except asyncio.CancelledError:
-            self._abandon(pending)
+            self._drop(pending)  # its future is cancelled too: nothing more is reported
+            self._forget(pending)  # the same task may be submitted again at once
             raise
 
     def cancel(self, task_id: str) -> bool:
@@ -247,20 +249,14 @@ class OcrPool:
         pending = self._tasks.get(task_id)
         if pending is None or pending.future.done():
             return False
-        if pending.worker is None:
-            self._queue.remove(pending)
-            self._settle(pending, None, TaskCancelled(task_id))
-        elif not pending.cancelled:
-            self._request_cancel(pending.worker, pending)
-        pending.cancelled = True
+        self._drop(pending)
         return True
 
-    def _abandon(self, pending: _Pending) -> None:
-        # The caller's own task was cancelled: nobody awaits this job any more.
-        if self._tasks.get(pending.job.task_id) is pending:
-            del self._tasks[pending.job.task_id]
+    def _drop(self, pending: _Pending) -> None:
+        """Cancelled, or its caller's task was: unqueue it or tell its worker to stop."""
         if pending in self._queue:
             self._queue.remove(pending)
+            self._settle(pending, None, TaskCancelled(pending.job.task_id))
         elif pending.worker and pending.worker.pending is pending and not pending.cancelled:
             self._request_cancel(pending.worker, pending)
         pending.cancelled = True
@@ -300,9 +296,12 @@ class OcrPool:
         self._settle(pending, None, error or TaskCancelled(pending.job.task_id))
         self._retire(worker, kill=True)
 
-    def _settle(self, pending: _Pending, result: OcrResult | None, error: Exception | None) -> None:
+    def _forget(self, pending: _Pending) -> None:
         if self._tasks.get(pending.job.task_id) is pending:
             del self._tasks[pending.job.task_id]
+
+    def _settle(self, pending: _Pending, result: OcrResult | None, error: Exception | None) -> None:
+        self._forget(pending)
         if pending.future.done():
             return
         if pending.cancelled:

@@ -125,6 +125,8 @@ def short_error(exc: BaseException) -> str:
 def worker_main(conn: Connection, factory_path: str, config: EngineConfig, parent_pid: int) -> None:
     """Entry point of a spawned worker process."""
     os.environ.update(thread_env(config.threads))
+    # Ctrl-C reaches the whole process group; the parent decides when we stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s ocr-worker[%(process)d] %(levelname)s %(name)s: %(message)s",

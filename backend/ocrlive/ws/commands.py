@@ -39,8 +39,10 @@ async def subscribe(
     payload = {"topic": topic, "recovered": rec.recovered, "seq": rec.seq}
     payload |= {"epoch": services.recovery.epoch, "snapshot": rec.snapshot}
     conn.send(Frame(result_frame(msg["id"], payload)))
-    for event in rec.events:
-        conn.send(event_frame(topic, event, event.task.dumps()))
+    # Replayed events are exactly what was missed: none of them may be collapsed.
+    await conn.send_replay(
+        event_frame(topic, e, e.task.dumps(), collapsible=False) for e in rec.events
+    )
     conn.release(topic, rec.release_after)
     return None
 

@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,8 @@ class Connection:
         self.last_message_at = time.monotonic()
         self._holding: dict[str, list[Frame]] = {}
         self._wakeup = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -73,12 +76,24 @@ class Connection:
             return
         self._wakeup.set()
 
+    async def send_replay(self, frames: Iterable[Frame]) -> None:
+        """Queue replayed events without collapsing any and without overflowing: the
+        caller (the reading handler) waits while the client works through them."""
+        for frame in frames:
+            while len(self.outbox) >= self.outbox.limit // 2 and not self._closing:
+                self._room.clear()
+                await self._room.wait()
+            self.send(frame)
+
     def deliver(self, topic: str, frame: Frame) -> None:
         """An event on `topic`: held back while that topic is being replayed."""
         held = self._holding.get(topic)
-        if held is not None:
-            held.append(frame)
+        if held is None:
+            self.send(frame)
+        elif len(held) >= self.outbox.limit:
+            self.close_soon(CLOSE_TOO_SLOW, "too slow")
         else:
+            held.append(frame)
             self.send(frame)
 
     def hold(self, topic: str) -> None:
@@ -99,12 +114,16 @@ class Connection:
                     await self.ws.send_str(frame.text)
                 except (ConnectionError, RuntimeError):
                     self._closing = True
+                    self._room.set()
                     return
                 self.sent += 1
+                if len(self.outbox) < self.outbox.limit // 2:
+                    self._room.set()
 
     def close_soon(self, code: int, reason: str) -> None:
         if not self._closing:
             self._closing = True
+            self._room.set()
             self.outbox.clear()
             asyncio.get_running_loop().create_task(self.close(code, reason))
 
@@ -112,6 +131,7 @@ class Connection:
         """Close now. A client that stopped reading may block the close handshake, so the
         transport is aborted when the close frame cannot go out promptly."""
         self._closing = True
+        self._room.set()
         await self._stop_writer()
         try:
             await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), 2.0)

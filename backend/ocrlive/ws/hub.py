@@ -18,12 +18,12 @@ def task_topic(task_id: str) -> str:
     return f"task:{task_id}"
 
 
-def event_frame(topic: str, event: Event, task_json: str) -> Frame:
+def event_frame(topic: str, event: Event, task_json: str, *, collapsible: bool = True) -> Frame:
     text = (
         f'{{"type":"event","topic":{json.dumps(topic)},"seq":{event.seq},'
         f'"event":"{event.type}","task":{task_json}}}'
     )
-    key = (topic, event.task.id) if event.type == PROGRESS else None
+    key = (topic, event.task.id) if collapsible and event.type == PROGRESS else None
     return Frame(text=text, seq=event.seq, key=key)
 
 

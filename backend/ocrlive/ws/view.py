@@ -84,7 +84,7 @@ async def handle(request: web.Request, services: WsServices) -> web.StreamRespon
 def _handshake_auth(request: web.Request, services: WsServices) -> bool | None:
     """True: authenticated; False: wrong credentials; None: none given (auth message)."""
     address = request.remote or "unknown"
-    if not services.failure_limit.hit(address, weight=0):
+    if services.failure_limit.full(address):
         raise RateLimited("Too many failed attempts from this address; wait a minute")
     bearer = services.auth.bearer(request)
     if bearer is not None:

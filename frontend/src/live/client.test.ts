@@ -154,4 +154,3 @@ describe("LiveClient: acks and heartbeats", () => {
     expect(h.client.getSnapshot().connection.state).toBe("open");
   });
 });
-});

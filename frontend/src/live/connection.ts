@@ -203,10 +203,12 @@ export class LiveConnection {
 
   private ping(intervalMs: number): void {
     if (this.pingId !== null) return; // the earlier ping's timer decides
-    this.pingId = this.nextId();
-    this.send({ id: this.pingId, type: "ping" });
+    const id = this.nextId();
+    this.pingId = id;
+    // Armed before sending: a reply can arrive before send() returns (in tests it does).
     const wait = Math.min(this.opts.pongTimeoutMs ?? 10_000, intervalMs);
     this.timers.timeout("pong", wait, () => this.drop("no pong"));
+    this.send({ id, type: "ping" });
   }
 
   private clearPing(): void {

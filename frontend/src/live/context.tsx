@@ -1,7 +1,7 @@
 // One live client per page, handed down by context so tests can pass a client wired to a
 // fake socket server and a fake API instead of the browser's.
 import { createContext, useContext, useEffect, type ReactNode } from "react";
-import { createApi, type Api } from "../api/http";
+import { createApi, type Api, type FetchLike } from "../api/http";
 import { uploadTask, type UploadRequest, type UploadResponse, type XhrFactory } from "../api/upload";
 import { LiveClient, type LiveClientOptions } from "./client";
 import { ResultCache } from "./results";
@@ -32,7 +32,7 @@ export function useLive(): LiveServices {
 
 export interface ServiceOptions {
   client?: Partial<LiveClientOptions>;
-  fetch?: typeof globalThis.fetch;
+  fetch?: FetchLike;
   createXhr?: XhrFactory;
 }
 

@@ -1,6 +1,7 @@
 // The seed's useOcrProgress, rebuilt over the shared client: everything it returns is
 // derived from the store, so two components following one task agree at every render.
 import { useCallback, useState } from "react";
+import { useLive } from "./context";
 import type { CodedError, OcrResult, Task, TaskStatus } from "../api/types";
 import { useConnection, useLiveTask, useTaskResult } from "./hooks";
 import type { ConnectionState, TaskTransition } from "./store";
@@ -19,6 +20,10 @@ export interface OcrProgress {
   /** null until the task completed and its result arrived. */
   result: OcrResult | null;
   resultLoading: boolean;
+  /** Fetching the result failed (the task itself completed). */
+  resultError: CodedError | null;
+  /** Fetches the result again after resultError. */
+  reloadResult: () => void;
   /** The task's error, else a subscription or result-fetch error. */
   error: CodedError | null;
   task: Task | null;
@@ -46,6 +51,10 @@ export function useOcrProgress(taskId: string | null): OcrProgress {
   const { task, topic, history } = useLiveTask(id);
   const completed = task?.status === "completed";
   const resultState = useTaskResult(id, completed);
+  const { results } = useLive();
+  const reloadResult = useCallback(() => {
+    if (id) results.ensure(id);
+  }, [results, id]);
 
   const resultError = resultState?.status === "error" ? resultState.error : null;
   const error =
@@ -65,6 +74,8 @@ export function useOcrProgress(taskId: string | null): OcrProgress {
     pagesTotal: task?.pages_total ?? 0,
     result: resultState?.status === "ready" ? resultState.result : null,
     resultLoading: resultState?.status === "loading",
+    resultError: resultError ? { code: resultError.code, message: resultError.message } : null,
+    reloadResult,
     error,
     task: task ?? null,
     history,

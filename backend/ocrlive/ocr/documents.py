@@ -1,0 +1,268 @@
+"""Open uploaded documents (PNG, JPEG, TIFF, PDF) as RGB page images.
+
+The type comes from the file's first bytes, never its name. Every limit
+(pages, pixels) is checked from headers before anything is decoded, so a
+decompression bomb fails fast without allocating its pixels.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import sys
+import warnings
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+import pypdfium2 as pdfium
+from PIL import Image, ImageOps
+
+from .types import (
+    TOO_MANY_PAGES,
+    TOO_MANY_PIXELS,
+    UNREADABLE_DOCUMENT,
+    UNSUPPORTED_TYPE,
+    OcrFailure,
+)
+
+PNG = "image/png"
+JPEG = "image/jpeg"
+TIFF = "image/tiff"
+PDF = "application/pdf"
+SUPPORTED_TYPES = (PNG, JPEG, TIFF, PDF)
+SNIFF_BYTES = 1024  # PDF readers accept the %PDF- header anywhere in the first 1 KiB
+
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", PNG),
+    (b"\xff\xd8\xff", JPEG),
+    (b"II*\x00", TIFF),
+    (b"MM\x00*", TIFF),
+    (b"II+\x00", TIFF),  # BigTIFF
+    (b"MM\x00+", TIFF),
+)
+_PIL_FORMATS = {PNG: "PNG", JPEG: "JPEG", TIFF: "TIFF"}
+_EXIF_ORIENTATION = 0x0112
+_WHITE = (255, 255, 255)
+# What broken files make PIL and pdfium raise; anything else is a bug of ours.
+_DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    struct.error,
+    zlib.error,
+    pdfium.PdfiumError,
+)
+
+
+def sniff_content_type(head: bytes) -> str | None:
+    """The supported type these leading bytes announce, or None."""
+    for magic, content_type in _MAGIC:
+        if head.startswith(magic):
+            return content_type
+    if b"%PDF-" in head[:SNIFF_BYTES]:
+        return PDF
+    return None
+
+
+def sniff_file(path: str | Path) -> str | None:
+    with open(path, "rb") as file:
+        return sniff_content_type(file.read(SNIFF_BYTES))
+
+
+class Document:
+    """An opened, already validated document whose pages decode one at a time."""
+
+    content_type: str
+    page_count: int
+
+    def pages(self) -> Iterator[Image.Image]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Document:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def open_document(path: str | Path, *, pdf_dpi: int, max_pages: int, max_pixels: int) -> Document:
+    """Open and validate `path`; raises OcrFailure with a public code."""
+    content_type = _sniff_or_fail(path)
+    limits = _Limits(max_pages, max_pixels)
+    if content_type == PDF:
+        return _PdfDocument(path, pdf_dpi, limits)
+    return _ImageDocument(path, content_type, limits)
+
+
+def load_pages(
+    path: str | Path, *, pdf_dpi: int, max_pages: int, max_pixels: int
+) -> Iterator[Image.Image]:
+    """Each page of `path` as an RGB image, validated before the first is decoded."""
+    document = open_document(path, pdf_dpi=pdf_dpi, max_pages=max_pages, max_pixels=max_pixels)
+    with document:
+        yield from document.pages()
+
+
+def count_pages(path: str | Path) -> int:
+    """The number of pages, without decoding any (no limits applied)."""
+    with open_document(path, pdf_dpi=1, max_pages=sys.maxsize, max_pixels=sys.maxsize) as doc:
+        return doc.page_count
+
+
+class _Limits:
+    def __init__(self, max_pages: int, max_pixels: int) -> None:
+        self.max_pages = max_pages
+        self.max_pixels = max_pixels
+
+    def check_pages(self, count: int) -> None:
+        if count > self.max_pages:
+            raise OcrFailure(
+                TOO_MANY_PAGES,
+                f"The document has {count} pages; at most {self.max_pages} can be read.",
+            )
+
+    def check_pixels(self, number: int, width: int, height: int) -> None:
+        if width * height > self.max_pixels:
+            raise OcrFailure(
+                TOO_MANY_PIXELS,
+                f"Page {number} is {width} x {height} pixels, more than the "
+                f"{self.max_pixels:,} allowed.",
+            )
+
+
+class _PdfDocument(Document):
+    def __init__(self, path: str | Path, dpi: int, limits: _Limits) -> None:
+        self.content_type = PDF
+        self._scale = dpi / 72  # PDF sizes are in points
+        try:
+            self._pdf = pdfium.PdfDocument(str(path))
+            self.page_count = len(self._pdf)
+            limits.check_pages(self.page_count)
+            for index in range(self.page_count):
+                width, height = self._pixel_size(index)
+                limits.check_pixels(index + 1, width, height)
+            self._pdf.init_forms()  # so filled-in form fields are drawn
+        except _DECODE_ERRORS as exc:
+            self.close()
+            raise _unreadable(exc) from exc
+        except OcrFailure:
+            self.close()
+            raise
+
+    def _pixel_size(self, index: int) -> tuple[int, int]:
+        width, height = self._pdf.get_page_size(index)
+        return math.ceil(width * self._scale), math.ceil(height * self._scale)
+
+    def pages(self) -> Iterator[Image.Image]:
+        for index in range(self.page_count):
+            try:
+                page = self._pdf[index]
+                bitmap = page.render(scale=self._scale, may_draw_forms=True)
+                image = bitmap.to_pil().convert("RGB")
+                page.close()
+            except _DECODE_ERRORS as exc:
+                raise _unreadable(exc, index + 1) from exc
+            yield image
+
+    def close(self) -> None:
+        pdf = getattr(self, "_pdf", None)
+        if pdf is not None:
+            pdf.close()
+
+
+class _ImageDocument(Document):
+    def __init__(self, path: str | Path, content_type: str, limits: _Limits) -> None:
+        self.content_type = content_type
+        self._image: Image.Image | None = None
+        try:
+            with warnings.catch_warnings():
+                # We enforce our own pixel limit; PIL's warning adds nothing.
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                self._image = Image.open(path, formats=[_PIL_FORMATS[content_type]])
+                # Only TIFF pages are pages; extra PNG/JPEG frames are previews.
+                frames: int = getattr(self._image, "n_frames", 1)
+                self.page_count = frames if content_type == TIFF else 1
+                limits.check_pages(self.page_count)
+                for index in range(self.page_count):
+                    self._image.seek(index)
+                    limits.check_pixels(index + 1, *self._image.size)
+        except Image.DecompressionBombError as exc:
+            self.close()
+            raise OcrFailure(TOO_MANY_PIXELS, f"The image is too large: {exc}") from exc
+        except _DECODE_ERRORS as exc:
+            self.close()
+            raise _unreadable(exc) from exc
+        except OcrFailure:
+            self.close()
+            raise
+
+    def pages(self) -> Iterator[Image.Image]:
+        assert self._image is not None
+        for index in range(self.page_count):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                    self._image.seek(index)
+                    self._image.load()
+                    page = _to_rgb(_upright(self._image))
+            except Image.DecompressionBombError as exc:
+                raise OcrFailure(TOO_MANY_PIXELS, f"The image is too large: {exc}") from exc
+            except _DECODE_ERRORS as exc:
+                raise _unreadable(exc, index + 1) from exc
+            yield page
+
+    def close(self) -> None:
+        if self._image is not None:
+            self._image.close()
+            self._image = None
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation phones record instead of rotating pixels."""
+    if image.getexif().get(_EXIF_ORIENTATION, 1) in (1, None):
+        return image
+    return ImageOps.exif_transpose(image)
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode == "RGB":
+        return image.copy()  # detach from the file, which is closed after the last page
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        # Transparent pixels would turn black under dark text: flatten on paper white.
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, _WHITE)
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    if image.mode == "I" or image.mode.startswith("I;16"):
+        # 16-bit scans: keep the top 8 bits instead of clipping everything to white.
+        image = image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    return image.convert("RGB")
+
+
+def _sniff_or_fail(path: str | Path) -> str:
+    try:
+        content_type = sniff_file(path)
+    except OSError as exc:
+        raise _unreadable(exc) from exc
+    if content_type is None:
+        raise OcrFailure(UNSUPPORTED_TYPE, "The file is not a PNG, JPEG, TIFF or PDF document.")
+    return content_type
+
+
+def _unreadable(exc: BaseException, page: int | None = None) -> OcrFailure:
+    where = f"page {page} of the document" if page else "the document"
+    detail = str(exc) or type(exc).__name__
+    return OcrFailure(UNREADABLE_DOCUMENT, f"Could not read {where}: {detail}")

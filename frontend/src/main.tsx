@@ -1,0 +1,20 @@
+import { StrictMode } from "react";
+import { createRoot } from "react-dom/client";
+import { LiveProvider, createServices } from "./live/context";
+import { OcrDashboard } from "./pages/OcrDashboard";
+import "./styles.css";
+
+const root = document.getElementById("root");
+if (!root) throw new Error("ocrlive: the page has no #root element");
+
+const services = createServices({
+  client: { log: (message) => console.warn(`[ocrlive] ${message}`) },
+});
+
+createRoot(root).render(
+  <StrictMode>
+    <LiveProvider services={services}>
+      <OcrDashboard />
+    </LiveProvider>
+  </StrictMode>,
+);
