@@ -48,14 +48,16 @@ def ingest(args: argparse.Namespace, settings: Settings) -> int:
 async def _run(args: argparse.Namespace, token: str, files: list[Path], out: TextIO) -> Batch:
     batch = Batch()
     headers = {"Authorization": f"Bearer {token}"}
-    async with aiohttp.ClientSession(args.url, headers=headers) as session:
-        async with session.ws_connect("/api/ws") as ws:
-            await ws.receive_json(timeout=10)  # hello
-            await ws.send_json({"id": 1, "type": "subscribe", "topic": "tasks"})
-            for path in files:
-                await _upload(session, path, args, batch)
-            _draw(batch, out)
-            await _follow(ws, batch, out)
+    async with (
+        aiohttp.ClientSession(args.url, headers=headers) as session,
+        session.ws_connect("/api/ws") as ws,
+    ):
+        await ws.receive_json(timeout=10)  # hello
+        await ws.send_json({"id": 1, "type": "subscribe", "topic": "tasks"})
+        for path in files:
+            await _upload(session, path, args, batch)
+        _draw(batch, out)
+        await _follow(ws, batch, out)
     out.write("\n")
     return batch
 
