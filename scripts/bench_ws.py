@@ -28,6 +28,7 @@ import multiprocessing as mp
 import os
 import secrets
 import signal
+import struct
 import sys
 import tempfile
 import threading
@@ -64,6 +65,7 @@ FAKE_ENGINE = "ocrlive.ocr.fake:FakeEngine"
 BACKLOG = 2048  # the same listen backlog for all three, so connect storms compare fairly
 SERVER_CPU, CLIENT_CPU = 0, 1
 FROZEN_RCVBUF = 4096  # a slow client on a small TCP window
+HEARTBEAT_S = 90.0
 MAX_COMMANDS = 100_000  # the client process's command loop is bounded too
 KIB, MIB = 1024, 1024 * 1024
 
@@ -82,13 +84,14 @@ class Plan:
     steady_s: float = 10.0
     burst: int = 1000
     burst_max_deliveries: int = 1_000_000  # fewer burst events at 5000 clients
-    burst_max_s: float = 60.0
+    burst_max_s: float = 45.0
     fill: int = 12_000  # ~8 MB of frames: more than the kernel buffers of a frozen socket
     lifecycle: int = 600  # non-collapsible events: more than ocrlive's outbox limit (256)
     frozen_steady_s: float = 6.0
     deflate_clients: int = 300
     budget_s: float = 570.0
     pin: bool = True
+    profile_dir: str | None = None
 
     def burst_events(self, clients: int) -> int:
         return max(50, min(self.burst, self.burst_max_deliveries // max(1, clients)))
@@ -117,7 +120,10 @@ def bench_task(task_id: str, seq: int, message: str) -> dict[str, Any]:
 class Driver(Protocol):
     async def setup(self, count: int) -> list[str]: ...
 
-    async def publish(self, task_id: str, message: str, lifecycle: bool) -> None: ...
+    async def publish(self, task_id: str, message: str, how: str) -> None:
+        """how: "progress" (collapsible), "lifecycle" (never collapsed) or "hub"
+        (ocrlive only: straight to the hub, without SQLite, to isolate the WebSocket
+        layer; the others treat every kind alike)."""
 
     def stats(self) -> dict[str, Any]: ...
 
@@ -128,6 +134,8 @@ class OcrliveDriver:
     def __init__(self, app: web.Application) -> None:
         self.app = app
         self.closes: Counter[int] = Counter()
+        self.tasks: dict[str, Any] = {}  # task id -> Task, for hub-only events
+        self.seq = 10**9  # hub-only events need increasing seqs, far from the log's
         _count_closes(self.closes)
 
     async def setup(self, count: int) -> list[str]:
@@ -142,16 +150,20 @@ class OcrliveDriver:
                 sha256="0" * 64, file_path="/nonexistent/bench.pdf",
             )  # fmt: skip
             task, _ = await manager.create(new)
-            await manager.mark_started(task.id)  # progress is only accepted while processing
+            # progress is only accepted while processing
+            self.tasks[task.id] = await manager.mark_started(task.id)
             ids.append(task.id)
         return ids
 
-    async def publish(self, task_id: str, message: str, lifecycle: bool) -> None:
+    async def publish(self, task_id: str, message: str, how: str) -> None:
         from ocrlive.keys import MANAGER
         from ocrlive.ocr.types import Progress
 
         manager = self.app[MANAGER]
-        if lifecycle:  # task.requeued + task.started: events the outbox never collapses
+        if how == "hub":
+            self._publish_to_hub(task_id, message)
+            return
+        if how == "lifecycle":  # task.requeued + task.started: never collapsed
             await manager.requeue(task_id, message)
             await manager.mark_started(task_id)
             return
@@ -160,6 +172,15 @@ class OcrliveDriver:
             pages_total=5, lines_done=24, lines_total=40,
         )  # fmt: skip
         await manager.apply_progress(progress)
+
+    def _publish_to_hub(self, task_id: str, message: str) -> None:
+        """What TaskManager.transition publishes after its commit, without the commit."""
+        from ocrlive.events import PROGRESS, Event, utcnow
+        from ocrlive.keys import MANAGER
+
+        self.seq += 1
+        task = self.tasks[task_id].evolve(message=message, version=self.seq, updated_at=utcnow())
+        self.app[MANAGER].hub.publish(Event(seq=self.seq, type=PROGRESS, task=task))
 
     def stats(self) -> dict[str, Any]:
         from ocrlive.keys import WS
@@ -187,6 +208,43 @@ def _count_closes(counter: Counter[int]) -> None:
         await original(self, code, reason)
 
     Connection.close = close  # type: ignore[method-assign]
+
+
+def _fast_path(on: bool) -> None:
+    """EXPERIMENT, bench-only, to size the fix proposed for ocrlive.ws.connection: when
+    a connection has nothing queued and its transport has flushed everything, write the
+    frame at once, encoded once per frame for all connections (server frames are not
+    masked), instead of waking the connection's writer task for every event."""
+    from ocrlive.ws.connection import Connection
+
+    original = getattr(Connection, "_bench_original_send", Connection.send)
+    Connection._bench_original_send = original  # type: ignore[attr-defined]
+    last: dict[str, Any] = {"frame": None, "wire": b""}
+
+    def send(self: Connection, frame: Any) -> None:
+        writer = self.ws._writer  # aiohttp private: its transport and compression
+        transport = getattr(writer, "transport", None)
+        if (
+            self._closing or self.outbox._items or writer is None or writer.compress
+            or transport is None or transport.is_closing() or transport.get_write_buffer_size()
+        ):  # fmt: skip
+            original(self, frame)
+            return
+        if last["frame"] is not frame:
+            last["frame"], last["wire"] = frame, _server_frame(frame.text.encode())
+        transport.write(last["wire"])
+        self.sent += 1
+
+    Connection.send = send if on else original  # type: ignore[method-assign]
+
+
+def _server_frame(payload: bytes) -> bytes:
+    size = len(payload)
+    if size < 126:
+        return bytes((0x81, size)) + payload
+    if size < 1 << 16:
+        return struct.pack("!BBH", 0x81, 126, size) + payload
+    return struct.pack("!BBQ", 0x81, 127, size) + payload
 
 
 class PlainBroadcast:
@@ -219,7 +277,7 @@ class PlainBroadcast:
     async def setup(self, count: int) -> list[str]:
         return [uuid.uuid4().hex for _ in range(count)]
 
-    async def publish(self, task_id: str, message: str, lifecycle: bool) -> None:
+    async def publish(self, task_id: str, message: str, how: str) -> None:
         self.seq += 1
         topic = f"task:{task_id}"
         event = {"type": "event", "topic": topic, "seq": self.seq, "event": "task.progress"}
@@ -249,7 +307,7 @@ class SocketIoRooms:
     async def setup(self, count: int) -> list[str]:
         return [uuid.uuid4().hex for _ in range(count)]
 
-    async def publish(self, task_id: str, message: str, lifecycle: bool) -> None:
+    async def publish(self, task_id: str, message: str, how: str) -> None:
         self.seq += 1
         topic = f"task:{task_id}"
         event = {"type": "event", "topic": topic, "seq": self.seq, "event": "task.progress"}
@@ -269,6 +327,7 @@ class RunState:
     finished: float = 0.0
     sent: int = 0
     max_lag_ms: float = 0.0  # how late the paced schedule ran at worst
+    error: str = ""
 
 
 class Control:
@@ -318,6 +377,8 @@ class Control:
                 await self._paced(spec, state)
             else:
                 await self._burst(spec, state)
+        except Exception as exc:  # reported in /bench/status rather than lost in a log
+            state.error = f"{type(exc).__name__}: {exc}"
         finally:
             state.finished = time.time()
 
@@ -349,6 +410,10 @@ class Control:
             if time.monotonic() - t0 > spec["max_s"]:
                 break
             await self._publish(spec, state, spec["tasks"][0], spec["letter"], n)
+            # One loop turn per event, as a real source yields (ocrlive's SQLite commit
+            # does): without it a synchronous publish would queue the whole burst before
+            # any writer runs, and ocrlive's outboxes would collapse it to one event.
+            await asyncio.sleep(0)
 
     async def _publish(
         self, spec: dict[str, Any], state: RunState, task_id: str, letter: str, n: int
@@ -356,7 +421,7 @@ class Control:
         now = time.time()
         state.started = state.started or now
         state.sent += 1
-        await self.driver.publish(task_id, f"bench {letter} {n} {now:.6f}", spec["lifecycle"])
+        await self.driver.publish(task_id, f"bench {letter} {n} {now:.6f}", spec["how"])
 
 
 # ----------------------------------------------------------------- server process
@@ -368,13 +433,21 @@ def build_ocrlive(token: str, data_dir: Path) -> tuple[web.Application, Driver]:
     from ocrlive.store.db import migrate
 
     # progress_interval_ms=0: nothing is coalesced before the hub; connect_rate: every
-    # benchmark client comes from 127.0.0.1.
+    # benchmark client comes from 127.0.0.1; ws_heartbeat: the frozen-client phase runs
+    # up to a minute and should measure the outbox, not the heartbeat (20 s by default,
+    # which drops a frozen client after ~30 s).
     settings = load_settings(
         environ={}, data_dir=data_dir, workers=1, token=token, progress_interval_ms=0,
-        connect_rate=10**7,
+        connect_rate=10**7, ws_heartbeat=HEARTBEAT_S,
     )  # fmt: skip
     migrate(settings.db_path)
     app = create_app(settings, token, engine_factory=FAKE_ENGINE)
+
+    async def fast_path(request: web.Request) -> web.Response:
+        _fast_path(bool((await request.json())["on"]))
+        return web.json_response({"ok": True})
+
+    app.router.add_post("/bench/fastpath", fast_path)
     return app, OcrliveDriver(app)
 
 
@@ -397,11 +470,24 @@ BUILDERS: dict[str, Callable[[str, Path], tuple[web.Application, Driver]]] = {
 }
 
 
-def server_main(kind: str, token: str, data_dir: str, pipe: Pipe, cpu: int | None) -> None:
+def server_main(
+    kind: str, token: str, data_dir: str, pipe: Pipe, cpu: int | None, profile_dir: str | None
+) -> None:
     raise_nofile()
     pin_to(cpu)
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(_serve(kind, token, Path(data_dir), pipe))
+    if profile_dir is None:
+        asyncio.run(_serve(kind, token, Path(data_dir), pipe))
+        return
+    import cProfile  # --profile: where the server's time goes (runs ~2x slower)
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        asyncio.run(_serve(kind, token, Path(data_dir), pipe))
+    finally:
+        profiler.disable()
+        profiler.dump_stats(Path(profile_dir) / f"{kind}-{os.getpid()}.prof")
 
 
 async def _serve(kind: str, token: str, data_dir: Path, pipe: Pipe) -> None:
@@ -583,11 +669,13 @@ def client_main(pipe: Pipe, cpu: int | None) -> None:
 class ServerHandle:
     """One benchmark server in its own process, driven over its /bench/ routes."""
 
-    def __init__(self, kind: str, data_dir: Path, cpu: int | None) -> None:
+    def __init__(
+        self, kind: str, data_dir: Path, cpu: int | None, profile_dir: str | None = None
+    ) -> None:
         self.kind, self.token = kind, secrets.token_urlsafe(16)
         ctx = mp.get_context("spawn")
         parent, child = ctx.Pipe()
-        args = (kind, self.token, str(data_dir), child, cpu)
+        args = (kind, self.token, str(data_dir), child, cpu, profile_dir)
         # Not a daemon: ocrlive's OCR pool starts its own worker process.
         self.process = ctx.Process(target=server_main, args=args, name=f"bench-{kind}")
         self.process.start()
@@ -679,7 +767,7 @@ class Combo:
 @contextlib.contextmanager
 def combo(plan: Plan, kind: str, clients: int, root: Path) -> Iterator[Combo]:
     data_dir = root / f"{kind}-{clients}-{time.monotonic_ns()}"
-    server = ServerHandle(kind, data_dir, SERVER_CPU if plan.pin else None)
+    server = ServerHandle(kind, data_dir, SERVER_CPU if plan.pin else None, plan.profile_dir)
     fleet = None
     try:
         fleet = ClientHandle(CLIENT_CPU if plan.pin else None)
@@ -780,10 +868,10 @@ def steady_expected(sent: int, tasks: int, clients: int) -> int:
     return sum(e * s for e, s in zip(per_task, subs, strict=True))
 
 
-def run_steady(c: Combo, letter: str, duration: float) -> dict[str, Any]:
+def run_steady(c: Combo, letter: str, duration: float, how: str = "progress") -> dict[str, Any]:
     c.fleet.call("arm", letter=letter, final_index=-1)
     spec = {"name": "steady", "mode": "paced", "letter": letter, "tasks": c.steady_ids,
-            "rate": c.plan.rate, "duration": duration, "lifecycle": False}  # fmt: skip
+            "rate": c.plan.rate, "duration": duration, "how": how}  # fmt: skip
     c.server.request("/bench/start", spec)
     state = wait_run(c, "steady", duration + 20)
     stats = wait_deliveries(c, letter, 0, quiet_s=1.0, max_s=15)
@@ -794,11 +882,14 @@ def run_steady(c: Combo, letter: str, duration: float) -> dict[str, Any]:
     return result
 
 
-def run_burst(c: Combo, letter: str, frozen: bool = False) -> dict[str, Any]:
-    count = c.plan.burst_events(c.clients)
+def run_burst(
+    c: Combo, letter: str, *, frozen: bool = False, how: str = "progress"
+) -> dict[str, Any]:
+    # With a frozen client only "slowed or not" matters: a quarter of the events will do.
+    count = c.plan.burst_events(c.clients) // (4 if frozen else 1)
     c.fleet.call("arm", letter=letter, final_index=count - 1)
     spec = {"name": "burst", "mode": "burst", "letter": letter, "tasks": [c.burst_id],
-            "count": count, "max_s": c.plan.burst_max_s, "lifecycle": False}  # fmt: skip
+            "count": count, "max_s": c.plan.burst_max_s, "how": how}  # fmt: skip
     c.server.request("/bench/start", spec)
     # A stalled broadcast (plain with a frozen client) shows as 3 s without deliveries.
     quiet = 3.0 if frozen else 5.0
@@ -811,11 +902,11 @@ def run_burst(c: Combo, letter: str, frozen: bool = False) -> dict[str, Any]:
     return result
 
 
-def run_fill(c: Combo, name: str, letter: str, count: int, lifecycle: bool) -> dict[str, Any]:
+def run_fill(c: Combo, name: str, letter: str, count: int, how: str) -> dict[str, Any]:
     """Events only the frozen client subscribed to, as fast as the server goes; a
     server stuck on the frozen socket shows as `sent` standing still."""
     spec = {"name": name, "mode": "burst", "letter": letter, "tasks": [c.flood_id],
-            "count": count, "max_s": 30.0, "lifecycle": lifecycle}  # fmt: skip
+            "count": count, "max_s": 30.0, "how": how}  # fmt: skip
     c.server.request("/bench/start", spec)
     t0, last_sent, last_change, state = time.monotonic(), -1, time.monotonic(), {}
     while time.monotonic() - t0 < 35:
@@ -831,7 +922,7 @@ def run_fill(c: Combo, name: str, letter: str, count: int, lifecycle: bool) -> d
     c.server.request("/bench/stop", {"names": [name]})
     stalled = not state.get("finished")
     return {"sent": state.get("sent", 0), "of": count, "stalled": stalled,
-            "seconds": round(time.monotonic() - t0, 2)}  # fmt: skip
+            "seconds": round(time.monotonic() - t0, 2), "error": state.get("error")}  # fmt: skip
 
 
 class RssSampler:
@@ -866,13 +957,13 @@ def run_frozen(c: Combo) -> dict[str, Any]:
     with RssSampler(c.server) as sampler:
         result["rss_before"] = c.server.rss()
         c.fleet.call("freeze", target=c.server.target, topics=[*c.topics(0), flood_topic])
-        result["fill"] = run_fill(c, "fill", "F", c.plan.fill, lifecycle=False)
+        result["fill"] = run_fill(c, "fill", "F", c.plan.fill, "progress")
         result["rss_filled"] = c.server.rss()
         result["driver_after_fill"] = (c.server.status() or {}).get("driver")
         result["steady"] = run_steady(c, "S", c.plan.frozen_steady_s)
         result["burst"] = run_burst(c, "B", frozen=True)
         result["rss_after"] = c.server.rss()
-        result["lifecycle"] = run_fill(c, "lifecycle", "L", c.plan.lifecycle, lifecycle=True)
+        result["lifecycle"] = run_fill(c, "lifecycle", "L", c.plan.lifecycle, "lifecycle")
         time.sleep(2.5)  # ocrlive gives a stuck close handshake 2 s before it aborts
         result["rss_end"] = c.server.rss()
         result["driver_end"] = (c.server.status() or {}).get("driver")
@@ -882,6 +973,22 @@ def run_frozen(c: Combo) -> dict[str, Any]:
     return result
 
 
+def run_ocrlive_variants(c: Combo) -> dict[str, Any]:
+    """The same sockets with events straight to the hub (no SQLite), then the same with
+    the experimental fast path: what the WebSocket layer costs, and what the fix saves."""
+    out = {
+        "steady_hub": run_steady(c, "S", c.plan.steady_s, how="hub"),
+        "burst_hub": run_burst(c, "B", how="hub"),
+    }
+    c.server.request("/bench/fastpath", {"on": True})
+    try:
+        out["steady_fast"] = run_steady(c, "S", c.plan.steady_s, how="hub")
+        out["burst_fast"] = run_burst(c, "B", how="hub")
+    finally:
+        c.server.request("/bench/fastpath", {"on": False})
+    return out
+
+
 def run_combo(plan: Plan, kind: str, clients: int, root: Path) -> dict[str, Any]:
     result: dict[str, Any] = {"server": kind, "clients": clients}
     try:
@@ -889,6 +996,8 @@ def run_combo(plan: Plan, kind: str, clients: int, root: Path) -> dict[str, Any]
             result["memory"] = measure_memory(c)
             result["steady"] = run_steady(c, "S", plan.steady_s)
             result["burst"] = run_burst(c, "B")
+            if kind == "ocrlive":
+                result |= run_ocrlive_variants(c)
             result["frozen"] = run_frozen(c)
     except (RuntimeError, TimeoutError, OSError, KeyError) as exc:
         log.exception("%s with %d clients failed", kind, clients)
@@ -986,13 +1095,29 @@ def by_key(results: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, Any
     return {(r["server"], r["clients"]): r for r in results if "error" not in r}
 
 
-def burst_ratio(results: list[dict[str, Any]], clients: int) -> float | None:
+def burst_ratio(results: list[dict[str, Any]], clients: int, key: str = "burst") -> float | None:
     runs = by_key(results)
     ours, plain = runs.get(("ocrlive", clients)), runs.get(("plain", clients))
-    if not ours or not plain:
+    if not ours or not plain or key not in ours:
         return None
-    a, b = ours["burst"]["delivered_per_s"], plain["burst"]["delivered_per_s"]
+    a, b = ours[key]["delivered_per_s"], plain["burst"]["delivered_per_s"]
     return round(a / b, 2) if a and b else None
+
+
+VARIANTS = {"hub": "ocrlive/hub", "fast": "ocrlive/hub+fastpath"}
+
+
+def scenario_rows(results: list[dict[str, Any]], name: str) -> list[tuple[str, dict[str, Any]]]:
+    """(label, run) per server, plus ocrlive's hub-only and fast-path variants."""
+    rows = []
+    for r in results:
+        if "error" in r:
+            continue
+        rows.append((r["server"], r))
+        for suffix, label in VARIANTS.items():
+            if f"{name}_{suffix}" in r:
+                rows.append((label, {**r, name: r[f"{name}_{suffix}"]}))
+    return rows
 
 
 def print_results(results: list[dict[str, Any]]) -> None:
@@ -1007,23 +1132,30 @@ def print_results(results: list[dict[str, Any]]) -> None:
           mib(r["memory"]["rss_idle"]), r["memory"]["rss_per_conn_kib"]] for r in ok],
     )  # fmt: skip
     print_table(
-        "steady: 50 tasks x 10 updates/s, each client on one task",
+        "steady: 50 tasks x 10 updates/s, each client on one task (ocrlive/hub: no SQLite)",
         ["server", "clients", "events/s", "delivered/s", "recv %", "p50 ms", "p99 ms",
          "max ms", "RSS/conn KiB"],
-        [[r["server"], r["clients"], s["events_per_s"], s["delivered_per_s"], s["received_pct"],
+        [[label, r["clients"], s["events_per_s"], s["delivered_per_s"], s["received_pct"],
           s["p50_ms"], s["p99_ms"], s["max_ms"], r["memory"]["rss_per_conn_kib"]]
-         for r in ok for s in [r["steady"]]],
+         for label, r in scenario_rows(results, "steady") for s in [r["steady"]]],
     )  # fmt: skip
     print_table(
         "burst: one task, every client, events as fast as possible",
         ["server", "clients", "events", "delivered/s", "recv %", "all got last", "span s",
-         "p50 ms", "p99 ms", "ocrlive/plain"],
-        [[r["server"], r["clients"], b["events"], b["delivered_per_s"], b["received_pct"],
+         "p50 ms", "p99 ms", "RSS/conn KiB", "x plain"],
+        [[label, r["clients"], b["events"], b["delivered_per_s"], b["received_pct"],
           b["complete"], b["span_s"], b["p50_ms"], b["p99_ms"],
-          burst_ratio(results, r["clients"]) if r["server"] == "ocrlive" else None]
-         for r in ok for b in [r["burst"]]],
+          r["memory"]["rss_per_conn_kib"], ratio(results, label, r["clients"])]
+         for label, r in scenario_rows(results, "burst") for b in [r["burst"]]],
     )  # fmt: skip
     print_frozen(ok)
+
+
+def ratio(results: list[dict[str, Any]], label: str, clients: int) -> float | None:
+    if label == "ocrlive":
+        return burst_ratio(results, clients)
+    keys = {v: f"burst_{k}" for k, v in VARIANTS.items()}
+    return burst_ratio(results, clients, keys[label]) if label in keys else None
 
 
 def print_frozen(ok: list[dict[str, Any]]) -> None:
@@ -1070,9 +1202,10 @@ def goals(results: list[dict[str, Any]]) -> dict[str, Any]:
     for (kind, clients), r in sorted(runs.items()):
         if kind != "ocrlive":
             continue
-        ratio = burst_ratio(results, clients)
-        out[f"burst_ratio_{clients}"] = {"value": ratio, "goal": ">= 0.8",
-                                         "met": ratio is not None and ratio >= 0.8}  # fmt: skip
+        for key in ("burst", "burst_hub", "burst_fast"):
+            value = burst_ratio(results, clients, key)
+            out[f"{key}_ratio_{clients}"] = {"value": value, "goal": ">= 0.8",
+                                             "met": value is not None and value >= 0.8}  # fmt: skip
         p99 = r["steady"]["p99_ms"]
         out[f"steady_p99_ms_{clients}"] = {"value": p99, "goal": "< 5 (at 1000)",
                                            "met": p99 is not None and p99 < 5}  # fmt: skip
@@ -1104,6 +1237,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--budget-s", type=float, default=570.0, help="stop starting new runs")
     parser.add_argument("--deflate-clients", type=int, default=None, help="0 skips it")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server/clients")
+    parser.add_argument("--profile", metavar="DIR", help="cProfile each server into DIR")
     return parser.parse_args(argv)
 
 
@@ -1120,7 +1254,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.deflate_clients is not None:
         quick["deflate_clients"] = args.deflate_clients
     return Plan(clients=clients, servers=servers, budget_s=args.budget_s, pin=not args.no_pin,
-                **quick)  # fmt: skip
+                profile_dir=args.profile, **quick)  # fmt: skip
 
 
 def run_all(plan: Plan, root: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:

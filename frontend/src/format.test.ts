@@ -33,6 +33,8 @@ describe("validation", () => {
     expect(validatePatientId("P_1-a")).toBeNull();
     expect(validatePatientId("x".repeat(65))).toMatch(/64/);
     expect(validatePatientId("P;1")).toMatch(/only letters/);
+    expect(validatePatientId("-P1")).toMatch(/start with a letter or digit/);
+    expect(validatePatientId("NHS 943 476 5919")).toBeNull();
   });
   it("checks files by type and size", () => {
     expect(validateFile(new File(["x"], "a.gif", { type: "image/gif" }))).toMatch(/not a PNG/);

@@ -1,4 +1,4 @@
-import { useCallback, useState } from "react";
+import { useCallback, useRef, useState } from "react";
 import type { Task } from "../api/types";
 import { ActiveTasksList } from "../components/ActiveTasksList";
 import { ConnectionBadge } from "../components/ConnectionBadge";
@@ -22,10 +22,21 @@ function SelectedTask({ taskId }: { taskId: string }) {
   );
 }
 
+/** In the single-column (tablet) layout the detail sits below the list, out of sight. */
+function revealOnNarrowScreens(el: HTMLElement | null): void {
+  if (!el || typeof window.matchMedia !== "function") return;
+  if (window.matchMedia("(max-width: 900px)").matches) el.scrollIntoView?.({ block: "start" });
+}
+
 export function OcrDashboard() {
-  const [selected, setSelected] = useState<string | null>(null);
+  const [selected, setSelectedState] = useState<string | null>(null);
+  const detailRef = useRef<HTMLDivElement>(null);
+  const setSelected = useCallback((id: string) => {
+    setSelectedState(id);
+    requestAnimationFrame(() => revealOnNarrowScreens(detailRef.current));
+  }, []);
   // A fresh upload is shown only when nothing else is, so reading is never interrupted.
-  const onUploaded = useCallback((task: Task) => setSelected((cur) => cur ?? task.id), []);
+  const onUploaded = useCallback((task: Task) => setSelectedState((cur) => cur ?? task.id), []);
 
   return (
     <div className="app">
@@ -46,7 +57,7 @@ export function OcrDashboard() {
             <ActiveTasksList onSelectTask={setSelected} selectedTaskId={selected} />
           </section>
         </div>
-        <div className="layout__col layout__col--detail">
+        <div className="layout__col layout__col--detail" ref={detailRef}>
           {selected ? (
             <SelectedTask taskId={selected} />
           ) : (

@@ -2,7 +2,8 @@
 // after a 50 MB upload. The server checks again by content; these are only a courtesy.
 
 export const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
-export const PATIENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** Same rule as the server (backend/ocrlive/http/uploads.py PATIENT_ID_RE). */
+export const PATIENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_./ -]{0,63}$/;
 
 const TYPES: Record<string, readonly string[]> = {
   "image/png": [".png"],
@@ -22,7 +23,10 @@ export function validatePatientId(raw: string): string | null {
   if (!id) return "Enter the patient ID.";
   if (id.length > 64) return "The patient ID is longer than 64 characters.";
   if (!PATIENT_ID_PATTERN.test(id)) {
-    return "The patient ID may contain only letters, digits, hyphens (-) and underscores (_).";
+    return (
+      "The patient ID must start with a letter or digit and may contain only letters, " +
+      "digits, spaces and - _ . /"
+    );
   }
   return null;
 }
