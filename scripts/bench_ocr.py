@@ -146,23 +146,25 @@ async def first_event_latency(url: str, image: Path, samples: int) -> list[float
     """Upload to the first task.progress, one document at a time on an idle pool."""
     headers = {"Authorization": f"Bearer {TOKEN}"}
     latencies = []
-    async with aiohttp.ClientSession(headers=headers) as session:
-        async with session.ws_connect(f"{url}/api/ws") as ws:
-            await ws.receive_json()
-            await ws.send_json({"id": 1, "type": "subscribe", "topic": "tasks"})
-            await ws.receive_json()
-            for _ in range(samples):
-                start = time.perf_counter()
-                task_id = await _upload(session, url, image)
-                first = None
-                async for event in _events(ws):
-                    if event["task"]["id"] != task_id:
-                        continue
-                    if first is None and event["event"] == "task.progress":
-                        first = time.perf_counter() - start
-                    if event["event"] in ("task.completed", "task.failed"):
-                        break
-                latencies.append((first or float("nan")) * 1000)
+    async with (
+        aiohttp.ClientSession(headers=headers) as session,
+        session.ws_connect(f"{url}/api/ws") as ws,
+    ):
+        await ws.receive_json()
+        await ws.send_json({"id": 1, "type": "subscribe", "topic": "tasks"})
+        await ws.receive_json()
+        for _ in range(samples):
+            start = time.perf_counter()
+            task_id = await _upload(session, url, image)
+            first = None
+            async for event in _events(ws):
+                if event["task"]["id"] != task_id:
+                    continue
+                if first is None and event["event"] == "task.progress":
+                    first = time.perf_counter() - start
+                if event["event"] in ("task.completed", "task.failed"):
+                    break
+            latencies.append((first or float("nan")) * 1000)
     return latencies
 
 
@@ -182,7 +184,7 @@ def run_ocrlive(docs: list[Path], pages: int, workers: int, threads: int, data: 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def measure(args: argparse.Namespace, work: Path, workers: int, threads: int) -> dict[str, Any]:
