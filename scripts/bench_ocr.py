@@ -221,14 +221,12 @@ def main() -> None:
         if args.scaling:
             layouts.append((1, cores))
         rows = [measure(args, work, w, t) for w, t in layouts]
-    print(
-        "\nworkers x threads | pages | PaddleOCR direct | ocrlive end to end | ratio | first event p50/p95"
-    )
+    print("\nworkers x threads | pages | PaddleOCR pages/s | ocrlive pages/s | ratio | first event")
     for r in rows:
         lat = f"{r.get('first_event_p50_ms', '-')} / {r.get('first_event_p95_ms', '-')} ms"
         print(
-            f"{r['workers']} x {r['threads']:<13} | {r['pages']:5} | {r['paddleocr_pages_s']:9.3f} pages/s |"
-            f" {r['ocrlive_pages_s']:11.3f} pages/s | {r['ratio']:.3f} | {lat}"
+            f"{r['workers']} x {r['threads']:<13} | {r['pages']:5} | {r['paddleocr_pages_s']:17.3f}"
+            f" | {r['ocrlive_pages_s']:15.3f} | {r['ratio']:.3f} | p50/p95 {lat}"
         )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
