@@ -57,6 +57,7 @@ class PhaseStats:
 
     final_index: int
     wire_start: int
+    cpu_start: float = field(default_factory=time.process_time)
     count: int = 0
     first: float = 0.0
     last: float = 0.0

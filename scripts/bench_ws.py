@@ -327,6 +327,7 @@ class RunState:
     finished: float = 0.0
     sent: int = 0
     max_lag_ms: float = 0.0  # how late the paced schedule ran at worst
+    cpu_s: float = 0.0  # the server's CPU time over the run: CPU per delivery
     error: str = ""
 
 
@@ -372,6 +373,7 @@ class Control:
             job.cancel()
 
     async def _run(self, spec: dict[str, Any], state: RunState) -> None:
+        cpu = time.process_time()
         try:
             if spec["mode"] == "paced":
                 await self._paced(spec, state)
@@ -381,6 +383,7 @@ class Control:
             state.error = f"{type(exc).__name__}: {exc}"
         finally:
             state.finished = time.time()
+            state.cpu_s = time.process_time() - cpu
 
     async def _paced(self, spec: dict[str, Any], state: RunState) -> None:
         """`rate` updates/s per task; the tasks' updates are spread evenly over each
@@ -634,6 +637,7 @@ class ClientFleet:
             "open": sum(not ws.closed.done() for ws in self.clients),
             "closes": {str(code): n for code, n in self.recorder.closes.items()},
             "latencies": stats.latencies.tobytes() if latencies else b"",
+            "cpu_s": time.process_time() - stats.cpu_start,
         }
 
     async def cmd_freeze(self, target: dict[str, Any], topics: list[str]) -> dict[str, Any]:
@@ -878,6 +882,7 @@ def run_steady(c: Combo, letter: str, duration: float, how: str = "progress") ->
     expected = steady_expected(state.get("sent", 0), len(c.steady_ids), c.clients)
     result = summarize(stats, state.get("started", 0.0), expected)
     result |= {"events_sent": state.get("sent", 0), "max_lag_ms": state.get("max_lag_ms")}
+    result |= cpu_per_delivery(state, stats)
     result["events_per_s"] = round(state.get("sent", 0) / duration)
     return result
 
@@ -899,7 +904,20 @@ def run_burst(
     result = summarize(stats, state.get("started", 0.0), count * c.clients)
     complete = stats["final_seen"] >= c.clients
     result |= {"events": count, "events_sent": state.get("sent"), "complete": complete}
+    result |= cpu_per_delivery(state, stats)
     return result
+
+
+def cpu_per_delivery(state: dict[str, Any], stats: dict[str, Any]) -> dict[str, Any]:
+    """CPU microseconds per delivered event, server and clients: tells which side was
+    saturated (a side well under 1 s of CPU per wall second was waiting)."""
+    delivered = max(1, stats["count"])
+    return {
+        "server_cpu_s": round(state.get("cpu_s", 0.0), 2),
+        "client_cpu_s": round(stats["cpu_s"], 2),
+        "server_us_per_delivery": round(state.get("cpu_s", 0.0) * 1e6 / delivered, 2),
+        "client_us_per_delivery": round(stats["cpu_s"] * 1e6 / delivered, 2),
+    }
 
 
 def run_fill(c: Combo, name: str, letter: str, count: int, how: str) -> dict[str, Any]:
@@ -1142,10 +1160,11 @@ def print_results(results: list[dict[str, Any]]) -> None:
     print_table(
         "burst: one task, every client, events as fast as possible",
         ["server", "clients", "events", "delivered/s", "recv %", "all got last", "span s",
-         "p50 ms", "p99 ms", "RSS/conn KiB", "x plain"],
+         "p50 ms", "p99 ms", "server us/dlv", "client us/dlv", "RSS/conn KiB", "x plain"],
         [[label, r["clients"], b["events"], b["delivered_per_s"], b["received_pct"],
-          b["complete"], b["span_s"], b["p50_ms"], b["p99_ms"],
-          r["memory"]["rss_per_conn_kib"], ratio(results, label, r["clients"])]
+          b["complete"], b["span_s"], b["p50_ms"], b["p99_ms"], b["server_us_per_delivery"],
+          b["client_us_per_delivery"], r["memory"]["rss_per_conn_kib"],
+          ratio(results, label, r["clients"])]
          for label, r in scenario_rows(results, "burst") for b in [r["burst"]]],
     )  # fmt: skip
     print_frozen(ok)

@@ -61,6 +61,10 @@ class EmptyFile(ApiError):
 class RateLimited(ApiError):
     status, code = 429, "rate_limited"
 
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.headers["Retry-After"] = str(retry_after)
+
 
 class QueueFull(ApiError):
     status, code = 503, "queue_full"

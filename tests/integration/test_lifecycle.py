@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from tests.helpers.live import Live, fake_png
+from tests.integration.test_api import assert_error, upload
 
 from ocrlive.ingest import ingest
 from ocrlive.keys import SETTINGS
-from tests.helpers.live import Live, fake_png
-from tests.integration.test_api import assert_error, upload
 
 Client = TestClient[Any, Any]
 
@@ -85,7 +85,11 @@ async def test_urgent_tasks_jump_the_queue_and_a_full_queue_answers_503(
     await client.post(f"/api/tasks/{slow['task']['id']}/cancel")
     urgent_events = await follow(client, urgent["task"]["id"])
     normal_events = await follow(client, normal["task"]["id"])
-    started = {e["task"]["id"]: e["seq"] for e in urgent_events + normal_events if e["event"] == "task.started"}
+    started = {
+        e["task"]["id"]: e["seq"]
+        for e in urgent_events + normal_events
+        if e["event"] == "task.started"
+    }
     assert started[urgent["task"]["id"]] < started[normal["task"]["id"]]
 
 

@@ -17,12 +17,18 @@ DIST = Path(__file__).resolve().parent.parent / "static" / "dist"
 ENTRY = "src/main.tsx"
 
 
-@lru_cache(maxsize=1)
 def bundle_assets(dist: Path = DIST) -> dict[str, Any] | None:
-    """Hashed file names of the entry point, from Vite's manifest (None: not built)."""
+    """Hashed file names of the entry point, from Vite's manifest (None: not built).
+    Keyed by the manifest's mtime, so a rebuild is picked up without a restart."""
     manifest = dist / ".vite" / "manifest.json"
-    if not manifest.is_file():
+    try:
+        return _read_manifest(manifest, manifest.stat().st_mtime_ns)
+    except FileNotFoundError:
         return None
+
+
+@lru_cache(maxsize=4)
+def _read_manifest(manifest: Path, _mtime: int) -> dict[str, Any]:
     entry = json.loads(manifest.read_text())[ENTRY]
     return {"js": entry["file"], "css": list(entry.get("css", []))}
 
@@ -50,9 +56,11 @@ def _render(request: web.Request, *, status: int, login_error: bool) -> web.Resp
     }
     response = aiohttp_jinja2.render_template("index.html", request, context, status=status)
     response.headers["Cache-Control"] = "no-store"
+    # Older browsers do not count ws:/wss: as 'self', so the socket's origin is named.
+    host = request.host
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; "
-        "connect-src 'self'; frame-ancestors 'none'"
+        f"connect-src 'self' ws://{host} wss://{host}; frame-ancestors 'none'"
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -1,4 +1,4 @@
-import { act, screen, waitFor, within } from "@testing-library/react";
+import { act, fireEvent, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { makeTask } from "../test/factories";
@@ -128,5 +128,20 @@ describe("UploadForm sending", () => {
       zone.dispatchEvent(ev);
     });
     expect(screen.getByRole("list", { name: "Chosen files" })).toHaveTextContent("drop.jpg");
+  });
+
+  it("keeps picked files although the browser empties the live FileList on reset", () => {
+    setup();
+    const input = screen.getByLabelText(/^Files/) as HTMLInputElement;
+    // Browsers hand over a live FileList that empties when the input's value is reset.
+    const live: File[] = [file("a.png", "image/png")];
+    Object.defineProperty(input, "files", { configurable: true, get: () => live });
+    Object.defineProperty(input, "value", { configurable: true, get: () => "", set: () => live.splice(0) });
+    act(() => {
+      // A pending update first, so React cannot compute the files update eagerly.
+      fireEvent.change(screen.getByLabelText("Patient ID"), { target: { value: "P-1" } });
+      fireEvent.change(input);
+    });
+    expect(screen.getByRole("list", { name: "Chosen files" })).toHaveTextContent("a.png");
   });
 });

@@ -30,8 +30,10 @@ export function UploadForm({ onUploaded, onViewTask, maxBytes = MAX_UPLOAD_BYTES
   const uploads = useUploads(onUploaded);
 
   const addFiles = (list: FileList | null) => {
-    if (!list || list.length === 0) return;
-    setFiles((prev) => [...prev, ...Array.from(list)]);
+    // Copied now: FileList is live, and the input is reset before the state updater runs.
+    const picked = list ? Array.from(list) : [];
+    if (picked.length === 0) return;
+    setFiles((prev) => [...prev, ...picked]);
     setErrors((e) => ({ ...e, files: [] }));
   };
 
