@@ -938,9 +938,10 @@ def run_fill(c: Combo, name: str, letter: str, count: int, how: str) -> dict[str
             break
         time.sleep(0.25)
     c.server.request("/bench/stop", {"names": [name]})
-    stalled = not state.get("finished")
+    stalled, seconds = not state.get("finished"), time.monotonic() - t0
     return {"sent": state.get("sent", 0), "of": count, "stalled": stalled,
-            "seconds": round(time.monotonic() - t0, 2), "error": state.get("error")}  # fmt: skip
+            "per_s": round(state.get("sent", 0) / max(seconds, 1e-3)),
+            "seconds": round(seconds, 2), "error": state.get("error")}  # fmt: skip
 
 
 class RssSampler:
@@ -1008,7 +1009,8 @@ def run_ocrlive_variants(c: Combo) -> dict[str, Any]:
 
 
 def run_combo(plan: Plan, kind: str, clients: int, root: Path) -> dict[str, Any]:
-    result: dict[str, Any] = {"server": kind, "clients": clients}
+    # Another workload on the machine skews wall-clock numbers (not CPU per delivery).
+    result: dict[str, Any] = {"server": kind, "clients": clients, "load_before": os.getloadavg()}
     try:
         with combo(plan, kind, clients, root) as c:
             result["memory"] = measure_memory(c)
@@ -1020,6 +1022,7 @@ def run_combo(plan: Plan, kind: str, clients: int, root: Path) -> dict[str, Any]
     except (RuntimeError, TimeoutError, OSError, KeyError) as exc:
         log.exception("%s with %d clients failed", kind, clients)
         result["error"] = f"{type(exc).__name__}: {exc}"
+    result["load_after"] = os.getloadavg()
     return result
 
 
@@ -1168,6 +1171,10 @@ def print_results(results: list[dict[str, Any]]) -> None:
          for label, r in scenario_rows(results, "burst") for b in [r["burst"]]],
     )  # fmt: skip
     print_frozen(ok)
+    loads = [max(r["load_before"][0], r["load_after"][0]) for r in results if "load_after" in r]
+    if loads and max(loads) > (os.cpu_count() or 1):
+        print(f"\nWARNING: load average reached {max(loads):.1f} on {os.cpu_count()} CPUs: another")
+        print("workload competed for the CPUs; trust 'us/dlv' (CPU time) over wall-clock rates.")
 
 
 def ratio(results: list[dict[str, Any]], label: str, clients: int) -> float | None:
@@ -1183,7 +1190,7 @@ def print_frozen(ok: list[dict[str, Any]]) -> None:
         f = r["frozen"]
         end = f.get("driver_end") or {}
         rows.append([
-            r["server"], r["clients"], f"{f['fill']['sent']}/{f['fill']['of']}",
+            r["server"], r["clients"], f"{f['fill']['sent']}/{f['fill']['of']}", f["fill"]["per_s"],
             mib(f["rss_before"]), mib(f["rss_peak"]), f["growth_mib"],
             f"{r['steady']['p99_ms']} -> {f['steady']['p99_ms']}",
             f"{r['burst']['delivered_per_s']} -> {f['burst']['delivered_per_s']}",
@@ -1193,7 +1200,7 @@ def print_frozen(ok: list[dict[str, Any]]) -> None:
         ])  # fmt: skip
     print_table(
         "frozen client: fill its buffers, then steady + burst again, then 600 lifecycle events",
-        ["server", "clients", "fill sent", "RSS MiB", "peak MiB", "growth MiB",
+        ["server", "clients", "fill sent", "fill/s", "RSS MiB", "peak MiB", "growth MiB",
          "steady p99 ms", "burst delivered/s", "burst done", "outbox entries",
          "server closes", "frozen saw"],
         rows,

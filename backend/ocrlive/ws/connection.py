@@ -57,6 +57,7 @@ class Connection:
         self._room = asyncio.Event()
         self._room.set()
         self._writer: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
         self._closing = False
 
     def start(self) -> None:
@@ -125,7 +126,8 @@ class Connection:
             self._closing = True
             self._room.set()
             self.outbox.clear()
-            asyncio.get_running_loop().create_task(self.close(code, reason))
+            # Kept on self: the loop holds tasks weakly, and this one must finish.
+            self._closer = asyncio.get_running_loop().create_task(self.close(code, reason))
 
     async def close(self, code: int, reason: str) -> None:
         """Close now. A client that stopped reading may block the close handshake, so the
@@ -137,6 +139,10 @@ class Connection:
             await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), 2.0)
         except (TimeoutError, ConnectionError, RuntimeError):
             self._abort()
+        except BaseException:
+            log.exception("closing connection %s", self.id)
+            self._abort()
+            raise
 
     def _abort(self) -> None:
         writer = getattr(self.ws, "_writer", None)
