@@ -10,10 +10,10 @@ from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestClient
+from tests.helpers.live import Live
 
 from ocrlive.events import CREATED, Event, Task, utcnow
 from ocrlive.keys import WS
-from tests.helpers.live import Live
 
 Client = TestClient[Any, Any]
 BIG = "x" * 8000  # large frames fill the socket buffers quickly
