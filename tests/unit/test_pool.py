@@ -42,7 +42,7 @@ def noop(progress: Progress) -> None:
 async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     # Polls on purpose: the conditions are process states no event reports.
     async with asyncio.timeout(timeout):
-        while not predicate():  # noqa: ASYNC110
+        while not predicate():
             await asyncio.sleep(0.02)
 
 
