@@ -141,3 +141,22 @@ async def test_retention_compacts_then_purges_and_raises_the_floor(
     assert [e.task.id for e in last] == [active.id]
     newer, _ = await manager.create(new_task())
     assert newer.version > floor  # seqs never go back after a purge
+
+
+async def test_recovery_gives_a_snapshot_when_the_log_was_purged_past_since(
+    manager: TaskManager,
+) -> None:
+    from ocrlive.ws.recovery import RecoveryService
+
+    task, _ = await manager.create(new_task())
+    await manager.mark_started(task.id)
+    await manager.complete(task.id, {"pages": []})
+    service = RecoveryService(manager.db, manager.epoch, snapshot_finished=10)
+    kept = await service.recover(None, 1, manager.epoch)
+    assert kept is not None and kept.recovered and [e.seq for e in kept.events] == [2, 3]
+    pages = manager.db.path.parent / "pages"
+    await run_retention(manager.db, pages, retention=timedelta(0), compact_after=timedelta(0))
+    lost = await service.recover(None, 1, manager.epoch)
+    assert lost is not None and not lost.recovered and lost.events == []
+    assert lost.snapshot == [] and lost.seq == 3
+    assert await service.recover("missing", None, manager.epoch) is None

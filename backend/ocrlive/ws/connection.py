@@ -95,7 +95,6 @@ class Connection:
             self.close_soon(CLOSE_TOO_SLOW, "too slow")
         else:
             held.append(frame)
-            self.send(frame)
 
     def hold(self, topic: str) -> None:
         self._holding[topic] = []
