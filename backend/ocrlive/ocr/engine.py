@@ -51,6 +51,8 @@ REC_SCORE_THRESH = 0.0
 # Share of a page's progress spent before detection starts and before recognition starts.
 _DETECT_AT = 0.05
 _RECOGNIZE_AT = 0.40
+# At most this many recognition reports a page: each is stored and broadcast.
+_RECOGNIZE_REPORTS = 10
 _SAME_LINE_PX = 10  # PaddleOCR's SortQuadBoxes tolerance
 
 BgrImage = npt.NDArray[np.uint8]
@@ -203,6 +205,7 @@ class _Tracker:
     task_id: str
     pages_total: int
     report: ProgressSink
+    _lines_reported: int = 0
 
     def _send(self, stage: str, page: int, within: float, message: str, **lines: int) -> None:
         share = 100 / max(self.pages_total, 1)
@@ -225,6 +228,10 @@ class _Tracker:
         self._send("detecting", page, _DETECT_AT, f"{self._prefix(page)}: detecting text")
 
     def recognizing(self, page: int, done: int, total: int) -> None:
+        step = max(1, -(-total // _RECOGNIZE_REPORTS))
+        if 0 < done < total and done - self._lines_reported < step:
+            return
+        self._lines_reported = done
         within = _RECOGNIZE_AT + (1 - _RECOGNIZE_AT) * (done / total if total else 1.0)
         if total == 0:
             message = f"{self._prefix(page)}: no text found"

@@ -16,9 +16,14 @@ class EngineConfig:
     det_model_name: str
     rec_model_name: str
     threads: int  # intra-op threads per worker; workers x threads = cores
-    det_limit_side_len: int = 64
-    det_limit_type: str = "min"
-    rec_batch_size: int = 8
+    # Detection input: longest side scaled down to 1600 px (never up). Same
+    # recall as PaddleOCR's 64/"min" (full resolution) on our test pages, with
+    # 2x less detection time on A4 at 200 dpi and 7x less on 12 MP photos.
+    det_limit_side_len: int = 1600
+    det_limit_type: str = "max"
+    # One line per run: on CPU, padding lines to a batch's widest costs more
+    # than batching saves (measured with 1 and 2 threads).
+    rec_batch_size: int = 1
     pdf_dpi: int = 200
     max_pages: int = 50
     max_pixels: int = 60_000_000

@@ -149,7 +149,8 @@ async def count_queued(conn: AsyncConnection) -> int:
 
 
 async def head_seq(conn: AsyncConnection) -> int:
-    return int((await conn.execute(select(func.max(events.c.seq)))).scalar() or 0)
+    """The newest seq ever given, even when its event has since been purged."""
+    return await next_seq(conn) - 1
 
 
 async def events_since(
