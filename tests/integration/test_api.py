@@ -9,6 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from tests.helpers.live import Live, fake_png
 
+from ocrlive.keys import SETTINGS
 from ocrlive.settings import Settings
 
 Client = TestClient[Any, Any]
@@ -155,3 +156,15 @@ async def test_status_reports_workers_queue_and_versions(client: Client) -> None
     assert body["queue_depth"] == 0
     assert body["versions"]["paddleocr"] != "not installed"
     assert body["connections"]["count"] == 0
+
+
+async def test_a_refused_upload_never_removes_a_stored_document(client: Client) -> None:
+    data = fake_png(b"SLOW shared content")
+    status, _ = await upload(client, data)
+    assert status == 202
+    bad_status, _ = await upload(client, data, doc="poem")  # same bytes, invalid field
+    assert bad_status == 400
+    settings = client.server.app[SETTINGS]
+    stored = [p for p in settings.files_dir.rglob("*.png")]
+    assert len(stored) == 1 and stored[0].read_bytes() == data
+    assert list((settings.files_dir / "incoming").iterdir()) == []

@@ -27,6 +27,7 @@ async def create_task(request: web.Request) -> web.Response:
             existing = await repo.find_by_idempotency_key(conn, key)
         if existing is not None:
             return web.json_response({"task": existing.to_json()}, status=200)
+    request.app[RUNNER].check_capacity()  # before reading a body that would be refused
     upload = await receive_upload(request, settings.files_dir, settings.max_upload_mb * 2**20)
     new = NewTask(
         patient_id=upload.patient_id, document_type=upload.document_type,

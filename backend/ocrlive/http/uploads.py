@@ -1,4 +1,9 @@
-"""Streaming an upload to disk: size cap, type by content, content-addressed storage."""
+"""Streaming an upload to disk: size cap, type by content, content-addressed storage.
+
+The file is written to `incoming/` first and moves to its final name (its sha256) only
+once every field is valid. A file at a final name is never deleted here: another
+task may already hold the same document.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +32,15 @@ CHUNK = 256 * 1024
 
 
 @dataclass
+class Received:
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    tmp: Path
+
+
+@dataclass
 class Upload:
     patient_id: str
     document_type: str
@@ -45,24 +59,27 @@ async def receive_upload(request: web.Request, files_dir: Path, max_bytes: int) 
         raise InvalidRequest("Send multipart/form-data with file, patient_id and document_type")
     reader = await request.multipart()
     fields: dict[str, str] = {}
-    stored: tuple[str, str, int, str, Path] | None = None
+    received: Received | None = None
     try:
         while (part := await reader.next()) is not None:
             if not isinstance(part, BodyPartReader):
                 raise InvalidRequest("Nested multipart is not supported")
-            if part.name == "file":
-                stored = await _store_file(part, files_dir, max_bytes)
+            if part.name == "file" and received is None:
+                received = await _receive_file(part, files_dir, max_bytes)
             elif part.name in ("patient_id", "document_type", "priority"):
                 fields[part.name] = (await part.text())[:200].strip()
-        return _build(fields, stored)
+        upload = _build(fields, received)
     except BaseException:
-        if stored is not None:
-            stored[4].unlink(missing_ok=True)
+        if received is not None:
+            received.tmp.unlink(missing_ok=True)
         raise
+    assert received is not None
+    _commit(received.tmp, upload.path)
+    return upload
 
 
-def _build(fields: dict[str, str], stored: tuple[str, str, int, str, Path] | None) -> Upload:
-    if stored is None:
+def _build(fields: dict[str, str], received: Received | None) -> Upload:
+    if received is None:
         raise InvalidRequest("file is required")
     patient_id = fields.get("patient_id", "")
     if not PATIENT_ID_RE.match(patient_id):
@@ -73,13 +90,23 @@ def _build(fields: dict[str, str], stored: tuple[str, str, int, str, Path] | Non
     priority = fields.get("priority") or "normal"
     if priority not in PRIORITIES:
         raise InvalidRequest("priority must be normal or urgent")
-    filename, content_type, size, digest, path = stored
-    return Upload(patient_id, document_type, priority, filename, content_type, size, digest, path)
+    digest = received.sha256
+    final = received.tmp.parent.parent / digest[:2] / (digest + EXTENSIONS[received.content_type])
+    return Upload(
+        patient_id, document_type, priority, received.filename, received.content_type,
+        received.size, digest, final,
+    )  # fmt: skip
 
 
-async def _store_file(
-    part: BodyPartReader, files_dir: Path, max_bytes: int
-) -> tuple[str, str, int, str, Path]:
+def _commit(tmp: Path, final: Path) -> None:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():  # the same document was uploaded before: keep that copy
+        tmp.unlink(missing_ok=True)
+    else:
+        os.replace(tmp, final)
+
+
+async def _receive_file(part: BodyPartReader, files_dir: Path, max_bytes: int) -> Received:
     filename = Path(part.filename or "document").name[:200] or "document"
     tmp_dir = files_dir / "incoming"
     tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -88,13 +115,10 @@ async def _store_file(
     try:
         size, digest, head = await _copy(part, fd, max_bytes)
         content_type = _check_content(size, head)
-        final = files_dir / digest[:2] / (digest + EXTENSIONS[content_type])
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return filename, content_type, size, digest, final
+    return Received(filename, content_type, size, digest, tmp)
 
 
 async def _copy(part: BodyPartReader, fd: int, max_bytes: int) -> tuple[int, str, bytes]:

@@ -16,6 +16,7 @@ os.environ BEFORE importing this module, numpy, cv2 or paddle.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -188,6 +189,8 @@ def rotate_crop(image: BgrImage, box: npt.NDArray[np.float32]) -> BgrImage:
     """Perspective-warp four corners to an upright crop (get_rotate_crop_image)."""
     width = int(max(np.linalg.norm(box[0] - box[1]), np.linalg.norm(box[2] - box[3])))
     height = int(max(np.linalg.norm(box[0] - box[3]), np.linalg.norm(box[1] - box[2])))
+    if width < 1 or height < 1:  # OpenCV would read a (0, 0) size as "the whole image"
+        return np.empty((0, 0, image.shape[2]), dtype=np.uint8)
     target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
     matrix = cv2.getPerspectiveTransform(box, target)
     crop = cv2.warpPerspective(
@@ -218,8 +221,7 @@ class _Tracker:
         return f"Page {page} of {self.pages_total}"
 
     def loading_document(self) -> None:
-        pages = "1 page" if self.pages_total == 1 else f"{self.pages_total} pages"
-        self._send("loading", 0, 0.0, f"Opening the document ({pages})")
+        self._send("loading", 0, 0.0, f"Opening the document ({_count(self.pages_total, 'page')})")
 
     def loading_page(self, page: int) -> None:
         self._send("loading", page, 0.0, f"{self._prefix(page)}: preparing the page")
@@ -228,7 +230,7 @@ class _Tracker:
         self._send("detecting", page, _DETECT_AT, f"{self._prefix(page)}: detecting text")
 
     def recognizing(self, page: int, done: int, total: int) -> None:
-        step = max(1, -(-total // _RECOGNIZE_REPORTS))
+        step = max(1, math.ceil(total / _RECOGNIZE_REPORTS))
         if 0 < done < total and done - self._lines_reported < step:
             return
         self._lines_reported = done
@@ -240,11 +242,15 @@ class _Tracker:
         self._send("recognizing", page, within, message, lines_done=done, lines_total=total)
 
     def done(self, lines: int) -> None:
-        pages = "1 page" if self.pages_total == 1 else f"{self.pages_total} pages"
-        message = f"Done: {lines} lines of text on {pages}"
+        pages = _count(self.pages_total, "page")
+        message = f"Done: {_count(lines, 'line')} of text on {pages}"
         self.report(
             Progress(self.task_id, "done", 100.0, message, self.pages_total, self.pages_total)
         )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _runtime_args(config: EngineConfig) -> dict[str, Any]:

@@ -63,9 +63,12 @@ class Runner:
         if unfinished:
             log.info("recovered %d unfinished tasks", len(unfinished))
 
-    async def submit(self, new: NewTask) -> tuple[Task, bool]:
+    def check_capacity(self) -> None:
         if len(self.queue) >= self.queue_limit:
             raise QueueFull(f"The queue already holds {len(self.queue)} documents")
+
+    async def submit(self, new: NewTask) -> tuple[Task, bool]:
+        self.check_capacity()
         task, created = await self.manager.create(new)
         if created:
             await self.queue.put(task.id, task.priority)
