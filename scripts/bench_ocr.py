@@ -73,6 +73,7 @@ def _init_pipeline(models: str, threads: int) -> None:
         text_recognition_model_dir=f"{models}/PP-OCRv6_rec_small",
         use_doc_orientation_classify=False, use_doc_unwarping=False,
         use_textline_orientation=False, engine="onnxruntime", device="cpu",
+        text_det_limit_side_len=64, text_det_limit_type="min",  # ocrlive's defaults too
         engine_config={"intra_op_num_threads": threads, "inter_op_num_threads": 1},
     )  # fmt: skip
 

@@ -21,6 +21,12 @@ SETTINGS_DOC: dict[str, str] = {
     "engine": "`onnxruntime` (default) or `paddle` (needs paddlepaddle and Paddle-format models).",
     "det_model": "Name of the detection model folder under `models_dir`.",
     "rec_model": "Name of the recognition model folder under `models_dir`.",
+    "det_limit_side_len": (
+        "Detection input size: with `min`, the least short side; with `max`, the most long side."
+    ),
+    "det_limit_type": (
+        "`min` (PaddleOCR's default: read at full resolution) or `max` (downscale large pages)."
+    ),
     "workers": "OCR worker processes (default: CPU cores, at most 2).",
     "threads_per_worker": "Intra-op threads per worker (default: cores / workers).",
     "task_timeout": "Seconds a task may run before its worker is killed (`timeout`).",
@@ -60,6 +66,8 @@ class Settings:
     engine: str = "onnxruntime"
     det_model: str = "PP-OCRv6_det_small"
     rec_model: str = "PP-OCRv6_rec_small"
+    det_limit_side_len: int = 64
+    det_limit_type: str = "min"
     workers: int = field(default_factory=_default_workers)
     threads_per_worker: int = 0
     task_timeout: float = 600.0
@@ -108,6 +116,8 @@ class Settings:
             det_model_name=self.det_model,
             rec_model_name=self.rec_model,
             threads=self.threads,
+            det_limit_side_len=self.det_limit_side_len,
+            det_limit_type=self.det_limit_type,
             pdf_dpi=self.pdf_dpi,
             max_pages=self.max_pages,
             max_pixels=self.max_pixels,
