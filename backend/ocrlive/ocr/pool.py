@@ -21,9 +21,17 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
+from ocrlive.ocr.pool_state import (
+    PoolClosed,
+    TaskTimedOut,
+    WorkerCrashed,
+    WorkerStartFailed,
+    _Pending,
+    _Slot,
+    _Worker,
+    describe,
+)
 from ocrlive.ocr.types import (
     ENGINE_ERROR,
     EngineConfig,
@@ -46,6 +54,8 @@ from ocrlive.ocr.worker import (
     thread_env,
 )
 
+__all__ = ["OcrPool", "PoolClosed", "TaskTimedOut", "WorkerCrashed", "WorkerStartFailed"]
+
 log = logging.getLogger(__name__)
 
 WATCH_INTERVAL_S = 0.25
@@ -54,59 +64,6 @@ CLOSED_PIPE_GRACE_S = 1.0  # a child that closed its pipe but lingers is of no u
 REAP_TIMEOUT_S = 5.0
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 60.0
-
-
-class TaskTimedOut(Exception):
-    """The job ran past task_timeout; its worker was killed and replaced."""
-
-
-class WorkerCrashed(Exception):
-    """The worker died while running the job; a replacement was spawned."""
-
-
-class PoolClosed(Exception):
-    """The pool is closed, or closed while the job waited or ran."""
-
-
-class WorkerStartFailed(RuntimeError):
-    """A worker could not load its engine; the message is the child's error."""
-
-
-@dataclass(eq=False)
-class _Pending:
-    job: OcrJob
-    on_progress: Callable[[Progress], None]
-    future: asyncio.Future[OcrResult]
-    seq: int = 0  # dispatch number, so a late Cancel never reaches a later job
-    worker: _Worker | None = None
-    cancelled: bool = False
-
-
-@dataclass(eq=False)
-class _Slot:
-    index: int
-    worker: _Worker | None = None
-    restarts: int = 0
-    failures: int = 0  # consecutive start failures, for the respawn backoff
-    last_error: str | None = None
-    respawn: asyncio.TimerHandle | None = None
-
-
-@dataclass(eq=False)
-class _Worker:
-    slot: _Slot
-    exited: asyncio.Future[None]
-    state: str = "starting"  # starting | idle | busy | stopping
-    ready: bool = False
-    pending: _Pending | None = None
-    tasks_done: int = 0
-    rss_mb: float | None = None
-    start_error: str | None = None
-    channel_closed: bool = False
-    finished: bool = False
-    timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    proc: WorkerProcess = field(init=False)
 
 
 class OcrPool:
@@ -497,20 +454,5 @@ class OcrPool:
 
     def status(self) -> list[dict[str, object]]:
         """One row per slot (its current worker) plus workers still stopping."""
-        rows = [self._describe(slot, slot.worker) for slot in self._slots]
-        return rows + [self._describe(worker.slot, worker) for worker in self._retiring]
-
-    def _describe(self, slot: _Slot, worker: _Worker | None) -> dict[str, object]:
-        # An empty slot is waiting out its start-failure backoff.
-        pending = worker.pending if worker else None
-        return {
-            "slot": slot.index,
-            "pid": worker.proc.pid if worker else None,
-            "state": worker.state if worker else "starting",
-            "task_id": pending.job.task_id if pending else None,
-            "tasks_done": worker.tasks_done if worker else 0,
-            "rss_mb": worker.rss_mb if worker else None,
-            "started_at": worker.started_at.isoformat(timespec="seconds") if worker else None,
-            "restarts": slot.restarts,
-            "error": slot.last_error,
-        }
+        rows = [describe(slot, slot.worker) for slot in self._slots]
+        return rows + [describe(worker.slot, worker) for worker in self._retiring]
