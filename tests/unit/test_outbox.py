@@ -46,3 +46,18 @@ def test_a_sent_progress_frame_does_not_hide_a_later_one() -> None:
     assert drain(box) == [1]
     box.push(progress(2))
     assert drain(box) == [2]
+
+
+def test_a_client_that_never_reads_holds_one_progress_frame_per_task() -> None:
+    box = Outbox(limit=10)
+    for seq in range(1, 5001):
+        box.push(progress(seq, task=f"t{seq % 3}"))
+    assert len(box) == 3
+    assert len(box._items) <= 3 + 64 + 1  # superseded frames are dropped, not kept dead
+    assert drain(box) == [4998, 4999, 5000]
+
+
+def test_wire_is_a_complete_unmasked_text_frame() -> None:
+    short, medium = Frame("hi"), Frame("x" * 300)
+    assert short.wire == b"\x81\x02hi"
+    assert medium.wire[:4] == b"\x81\x7e\x01\x2c" and medium.wire[4:] == b"x" * 300

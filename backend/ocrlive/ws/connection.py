@@ -1,8 +1,10 @@
-"""ConnectionManager: every open WebSocket with its metadata, outbox and writer task.
+"""ConnectionManager: every open WebSocket with its metadata, outbox and writer.
 
-Only the view's handler reads a socket; only the connection's writer task writes to
-it. Publishing never awaits a client: frames go to a bounded outbox, and a client
-whose outbox overflows is closed with CLOSE_TOO_SLOW and resumes later by `since`.
+Only the view's handler reads a socket. Publishing never awaits a client: a frame is
+written straight to the transport when nothing is queued and the socket keeps up;
+otherwise it goes to a bounded outbox that a writer task (started on demand) drains
+with backpressure. A client whose outbox overflows is closed with CLOSE_TOO_SLOW and
+resumes later with `since`.
 """
 
 from __future__ import annotations
@@ -53,15 +55,10 @@ class Connection:
         self.sent = 0
         self.last_message_at = time.monotonic()
         self._holding: dict[str, list[Frame]] = {}
-        self._wakeup = asyncio.Event()
-        self._room = asyncio.Event()
-        self._room.set()
         self._writer: asyncio.Task[None] | None = None
+        self._room: asyncio.Event | None = None  # only while a replay waits for room
         self._closer: asyncio.Task[None] | None = None
         self._closing = False
-
-    def start(self) -> None:
-        self._writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{self.id}")
 
     @property
     def closing(self) -> bool:
@@ -71,19 +68,52 @@ class Connection:
         """Queue a frame for this client (never blocks)."""
         if self._closing:
             return
+        if self._writer is None and not self.outbox and self._write_now(frame):
+            return
         self.outbox.push(frame)
         if self.outbox.overflowing:
             self.close_soon(CLOSE_TOO_SLOW, "too slow")
-            return
-        self._wakeup.set()
+        elif self._writer is None:
+            self._writer = asyncio.create_task(self._drain(), name=f"ws-writer-{self.id}")
+
+    def _write_now(self, frame: Frame) -> bool:
+        """Write at once when the transport has flushed everything before (the common
+        case): no task switch per client per event. aiohttp's writer is bypassed, so
+        this needs compression off (it is, see ws.view)."""
+        writer = self.ws._writer
+        transport = getattr(writer, "transport", None)
+        if transport is None or transport.is_closing() or transport.get_write_buffer_size():
+            return False
+        transport.write(frame.wire)
+        self.sent += 1
+        return True
+
+    async def _drain(self) -> None:
+        """Send what is queued, waiting for the client as aiohttp's drain says; ends when
+        the outbox is empty (the next frame may go straight out again)."""
+        try:
+            while (frame := self.outbox.pop()) is not None:
+                await self.ws.send_str(frame.text)
+                self.sent += 1
+                self._make_room()
+        except (ConnectionError, RuntimeError):
+            self._closing = True
+        finally:
+            self._writer = None
+            self._make_room()
+
+    def _make_room(self) -> None:
+        if self._room is not None and len(self.outbox) < self.outbox.limit // 2:
+            self._room.set()
 
     async def send_replay(self, frames: Iterable[Frame]) -> None:
         """Queue replayed events without collapsing any and without overflowing: the
         caller (the reading handler) waits while the client works through them."""
         for frame in frames:
             while len(self.outbox) >= self.outbox.limit // 2 and not self._closing:
-                self._room.clear()
+                self._room = asyncio.Event()
                 await self._room.wait()
+                self._room = None
             self.send(frame)
 
     def deliver(self, topic: str, frame: Frame) -> None:
@@ -105,26 +135,12 @@ class Connection:
             if frame.seq > after_seq:
                 self.send(frame)
 
-    async def _write_loop(self) -> None:
-        while not self._closing:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while (frame := self.outbox.pop()) is not None:
-                try:
-                    await self.ws.send_str(frame.text)
-                except (ConnectionError, RuntimeError):
-                    self._closing = True
-                    self._room.set()
-                    return
-                self.sent += 1
-                if len(self.outbox) < self.outbox.limit // 2:
-                    self._room.set()
-
     def close_soon(self, code: int, reason: str) -> None:
         if not self._closing:
             self._closing = True
-            self._room.set()
             self.outbox.clear()
+            if self._room is not None:
+                self._room.set()
             # Kept on self: the loop holds tasks weakly, and this one must finish.
             self._closer = asyncio.get_running_loop().create_task(self.close(code, reason))
 
@@ -132,28 +148,28 @@ class Connection:
         """Close now. A client that stopped reading may block the close handshake, so the
         transport is aborted when the close frame cannot go out promptly."""
         self._closing = True
-        self._room.set()
-        await self._stop_writer()
+        if self._room is not None:
+            self._room.set()
+        await self.stop_writer()
         try:
             await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), 2.0)
         except (TimeoutError, ConnectionError, RuntimeError):
             self._abort()
-        except BaseException:
-            log.exception("closing connection %s", self.id)
+        except asyncio.CancelledError:
             self._abort()
             raise
 
     def _abort(self) -> None:
-        writer = getattr(self.ws, "_writer", None)
-        transport = getattr(writer, "transport", None)
+        transport = getattr(self.ws._writer, "transport", None)
         if transport is not None:
             transport.abort()
 
-    async def _stop_writer(self) -> None:
-        if self._writer is not None and self._writer is not asyncio.current_task():
-            self._writer.cancel()
+    async def stop_writer(self) -> None:
+        writer = self._writer
+        if writer is not None and writer is not asyncio.current_task():
+            writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+                await writer
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -177,12 +193,11 @@ class ConnectionManager:
     def register(self, conn: Connection) -> None:
         self._connections[conn.id] = conn
         self.total_opened += 1
-        conn.start()
 
     async def unregister(self, conn: Connection) -> None:
         self._connections.pop(conn.id, None)
         conn._closing = True
-        await conn._stop_writer()
+        await conn.stop_writer()
 
     def __len__(self) -> int:
         return len(self._connections)
@@ -192,8 +207,7 @@ class ConnectionManager:
 
     async def close_all(self) -> None:
         """On shutdown every socket is closed with 1001 so clients reconnect."""
-        closing = [
-            c.close(CLOSE_GOING_AWAY, "server shutting down") for c in self._connections.values()
-        ]
-        await asyncio.gather(*closing, return_exceptions=True)
+        conns = list(self._connections.values())
+        await asyncio.gather(*(c.close(CLOSE_GOING_AWAY, "server shutting down") for c in conns),
+                             return_exceptions=True)  # fmt: skip
         self._connections.clear()

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import struct
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+def text_frame(payload: bytes) -> bytes:
+    """A complete server-to-client WebSocket text frame (RFC 6455: unmasked, FIN set)."""
+    size = len(payload)
+    if size < 126:
+        return bytes((0x81, size)) + payload
+    if size < 1 << 16:
+        return struct.pack("!BBH", 0x81, 126, size) + payload
+    return struct.pack("!BBQ", 0x81, 127, size) + payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -11,12 +22,17 @@ class Frame:
     """A serialized message, shared by every connection it goes to.
 
     `key` is set for events that may be superseded (task.progress of one task on one
-    topic); `seq` is 0 for frames that are not events (results, hello).
+    topic); `seq` is 0 for frames that are not events (results, hello). `wire` is the
+    encoded WebSocket frame, built once for all the connections it goes to.
     """
 
     text: str
     seq: int = 0
     key: tuple[str, str] | None = None
+    wire: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "wire", text_frame(self.text.encode()))
 
 
 class Outbox:
@@ -44,6 +60,15 @@ class Outbox:
                 self._dead += 1
             self._latest[frame.key] = self._counter
         self._items.append((self._counter, frame))
+        if self._dead > max(64, len(self._items) // 2):
+            self._compact()
+
+    def _compact(self) -> None:
+        """Drop superseded frames, so a client that stopped reading holds at most one
+        progress frame per task however many it is sent."""
+        live = [(n, f) for n, f in self._items if f.key is None or self._latest.get(f.key) == n]
+        self._items = deque(live)
+        self._dead = 0
 
     def pop(self) -> Frame | None:
         """The next live frame, or None when empty."""
