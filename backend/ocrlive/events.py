@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 QUEUED, PROCESSING, COMPLETED, FAILED, CANCELLED = (
@@ -71,10 +72,19 @@ class Task:
         return replace(self, **changes)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # By hand: dataclasses.asdict deep-copies, and this runs for every event.
+        return {name: getattr(self, name) for name in _TASK_FIELDS}
 
     def dumps(self) -> str:
+        """The JSON text, made once per Task (it is immutable) for the log and the hub."""
+        return self._json
+
+    @cached_property
+    def _json(self) -> str:
         return json.dumps(self.to_json(), separators=(",", ":"))
+
+
+_TASK_FIELDS = tuple(f.name for f in fields(Task))
 
 
 @dataclass(frozen=True)

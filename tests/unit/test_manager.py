@@ -160,3 +160,23 @@ async def test_recovery_gives_a_snapshot_when_the_log_was_purged_past_since(
     assert lost is not None and not lost.recovered and lost.events == []
     assert lost.snapshot == [] and lost.seq == 3
     assert await service.recover("missing", None, manager.epoch) is None
+
+
+async def test_concurrent_changes_share_commits_and_keep_seq_order(manager: TaskManager) -> None:
+    tasks = await asyncio.gather(*(manager.create(new_task()) for _ in range(20)))
+    ids = [t.id for t, _ in tasks]
+    await asyncio.gather(*(manager.mark_started(i) for i in ids))
+    same_key = await asyncio.gather(*(manager.create(new_task(key="dup")) for _ in range(5)))
+    assert sum(created for _, created in same_key) == 1
+    assert len({t.id for t, _ in same_key}) == 1
+    results = await asyncio.gather(
+        *(manager.mark_started(i) for i in ids[:3]), return_exceptions=True
+    )  # already started: refused one by one, the rest of the batch unaffected
+    assert all(isinstance(r, InvalidState) for r in results)
+    seqs = [e.seq for e in hub(manager).seen]
+    assert seqs == list(range(1, len(seqs) + 1))
+    async with manager.db.read() as conn:
+        logged = await repo.events_since(conn, 0)
+        rows = {i: await repo.get_task(conn, i) for i in ids}
+    assert [e.seq for e in logged] == seqs
+    assert all(row is not None and row.status == "processing" for row in rows.values())

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select, text, update
+from sqlalchemy import Row, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocrlive.events import ACTIVE_STATUSES, FINISHED_STATUSES, Event, Task
@@ -80,7 +80,7 @@ async def ensure_epoch(conn: AsyncConnection) -> str:
     return epoch
 
 
-async def insert_task(conn: AsyncConnection, task: Task, **stored: Any) -> None:
+def task_insert_values(task: Task, **stored: Any) -> dict[str, Any]:
     values = task_values(task)
     values.update(
         id=task.id,
@@ -91,12 +91,46 @@ async def insert_task(conn: AsyncConnection, task: Task, **stored: Any) -> None:
         size=task.size,
         **stored,
     )
-    await conn.execute(insert(tasks).values(**values))
+    return values
 
 
-async def update_task(conn: AsyncConnection, task: Task, **extra: Any) -> None:
-    values = task_values(task) | extra
-    await conn.execute(update(tasks).where(tasks.c.id == task.id).values(**values))
+def task_update_values(task: Task, finished_at: str | None) -> dict[str, Any]:
+    return task_values(task) | {"_id": task.id, "finished_at": finished_at}
+
+
+async def write_batch(
+    conn: AsyncConnection,
+    inserts: list[dict[str, Any]],
+    updates: list[dict[str, Any]],
+    new_events: list[Event],
+    new_results: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """One group of changes, each kind as one executemany statement."""
+    if inserts:
+        await conn.execute(insert(tasks), inserts)
+    if updates:
+        # Bind names must differ from column names in an UPDATE's SET clause.
+        columns: dict[str, Any] = {k: bindparam(f"b_{k}") for k in updates[0] if k != "_id"}
+        query = update(tasks).where(tasks.c.id == bindparam("b__id")).values(columns)
+        await conn.execute(query, [{f"b_{k}": v for k, v in row.items()} for row in updates])
+    if new_results:
+        ids = [task_id for task_id, _ in new_results]
+        await conn.execute(delete(results).where(results.c.task_id.in_(ids)))
+        rows = [{"task_id": t, "result": json.dumps(r)} for t, r in new_results]
+        await conn.execute(insert(results), rows)
+    if new_events:
+        rows = [_event_row(e) for e in new_events]
+        await conn.execute(insert(events), rows)
+
+
+def _event_row(event: Event) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "task_id": event.task.id,
+        "type": event.type,
+        "task": event.task.dumps(),
+        "created_at": event.task.updated_at,
+    }
 
 
 async def next_seq(conn: AsyncConnection) -> int:
@@ -104,11 +138,6 @@ async def next_seq(conn: AsyncConnection) -> int:
     AUTOINCREMENT's counter in sqlite_sequence never goes back, even after purges."""
     query = text("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
     return int((await conn.execute(query)).scalar() or 0) + 1
-
-
-async def append_event(conn: AsyncConnection, event: Event, now: str) -> None:
-    values = {"seq": event.seq, "task_id": event.task.id, "type": event.type}
-    await conn.execute(insert(events).values(**values, task=event.task.dumps(), created_at=now))
 
 
 async def get_task(conn: AsyncConnection, task_id: str) -> Task | None:
@@ -162,11 +191,6 @@ async def events_since(
     query = query.order_by(events.c.seq).limit(limit)
     rows = await conn.execute(query)
     return [Event(seq=r.seq, type=r.type, task=Task(**json.loads(r.task))) for r in rows]
-
-
-async def save_result(conn: AsyncConnection, task_id: str, result: dict[str, Any]) -> None:
-    await conn.execute(delete(results).where(results.c.task_id == task_id))
-    await conn.execute(insert(results).values(task_id=task_id, result=json.dumps(result)))
 
 
 async def get_result(conn: AsyncConnection, task_id: str) -> dict[str, Any] | None:

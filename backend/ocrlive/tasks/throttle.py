@@ -1,0 +1,56 @@
+"""Progress coalescing: at most one progress event per task per interval."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+from ocrlive.ocr.types import Progress
+
+if TYPE_CHECKING:
+    from ocrlive.tasks.manager import TaskManager
+
+
+class ProgressThrottle:
+    """Coalesces progress per task: the first report goes out at once, later ones at
+    most every `interval`, always the newest; a terminal event drops what is pending."""
+
+    def __init__(self, manager: TaskManager, interval: float) -> None:
+        self._manager = manager
+        self._interval = interval
+        self._last: dict[str, float] = {}
+        self._pending: dict[str, Progress] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    def offer(self, progress: Progress) -> None:
+        task_id, now = progress.task_id, time.monotonic()
+        last = self._last.get(task_id)
+        if last is None or now - last >= self._interval:
+            self._emit(progress, now)
+            return
+        self._pending[task_id] = progress
+        if task_id not in self._timers:
+            delay = self._interval - (now - last)
+            loop = asyncio.get_running_loop()
+            self._timers[task_id] = loop.call_later(delay, self._flush, task_id)
+
+    def _flush(self, task_id: str) -> None:
+        self._timers.pop(task_id, None)
+        progress = self._pending.pop(task_id, None)
+        if progress is not None:
+            self._emit(progress, time.monotonic())
+
+    def _emit(self, progress: Progress, now: float) -> None:
+        self._last[progress.task_id] = now
+        job = asyncio.get_running_loop().create_task(self._manager.apply_progress(progress))
+        self._inflight.add(job)
+        job.add_done_callback(self._inflight.discard)
+
+    def forget(self, task_id: str) -> None:
+        timer = self._timers.pop(task_id, None)
+        if timer is not None:
+            timer.cancel()
+        self._pending.pop(task_id, None)
+        self._last.pop(task_id, None)
