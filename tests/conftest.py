@@ -3,6 +3,7 @@ real process pool (running the fake engine unless a test asks for PaddleOCR)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,30 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from ocrlive.ocr.models import DET_MODEL_NAME, REC_MODEL_NAME, provision_models
+from ocrlive.ocr.types import EngineConfig
 from ocrlive.settings import Settings, load_settings
 from ocrlive.store.db import Database, migrate
 
 TOKEN = "test-token-0123456789"
 FAKE_ENGINE = "ocrlive.ocr.fake:FakeEngine"
+
+
+@pytest.fixture(scope="session")
+def engine_config(tmp_path_factory: pytest.TempPathFactory) -> EngineConfig:
+    """The real PP-OCRv6 models, laid out once per run (in OCRLIVE_MODELS_DIR if set)."""
+    configured = os.environ.get("OCRLIVE_MODELS_DIR")
+    folders = provision_models(
+        Path(configured) if configured else tmp_path_factory.mktemp("models")
+    )
+    return EngineConfig(
+        engine="onnxruntime",
+        det_model_dir=str(folders["det"]),
+        rec_model_dir=str(folders["rec"]),
+        det_model_name=DET_MODEL_NAME,
+        rec_model_name=REC_MODEL_NAME,
+        threads=min(2, os.cpu_count() or 1),
+    )
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
 from pathlib import Path
 from typing import NoReturn
 
@@ -20,7 +19,7 @@ from tests.helpers.drawing import (
 )
 
 from ocrlive.ocr.engine import Engine
-from ocrlive.ocr.models import DET_MODEL_NAME, REC_MODEL_NAME, provision_models
+from ocrlive.ocr.models import DET_MODEL_NAME
 from ocrlive.ocr.types import EngineConfig, OcrFailure, OcrJob, OcrResult, Progress, TaskCancelled
 
 pytestmark = pytest.mark.engine
@@ -29,19 +28,8 @@ CARD_TEXT = "\n".join(CAUTION_CARD_LINES)
 
 
 @pytest.fixture(scope="session")
-def config(tmp_path_factory: pytest.TempPathFactory) -> EngineConfig:
-    configured = os.environ.get("OCRLIVE_MODELS_DIR")
-    folders = provision_models(
-        Path(configured) if configured else tmp_path_factory.mktemp("models")
-    )
-    return EngineConfig(
-        engine="onnxruntime",
-        det_model_dir=str(folders["det"]),
-        rec_model_dir=str(folders["rec"]),
-        det_model_name=DET_MODEL_NAME,
-        rec_model_name=REC_MODEL_NAME,
-        threads=min(2, os.cpu_count() or 1),
-    )
+def config(engine_config: EngineConfig) -> EngineConfig:
+    return engine_config
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,6 @@ from tests.helpers.drawing import (
     write_pdf,
 )
 
-from ocrlive.ocr.models import DET_MODEL_NAME, REC_MODEL_NAME, provision_models
 from ocrlive.ocr.pool import OcrPool, WorkerCrashed
 from ocrlive.ocr.types import EngineConfig, OcrJob, Progress
 
@@ -26,19 +25,6 @@ pytestmark = pytest.mark.engine
 
 ENGINE = "ocrlive.ocr.engine:Engine"
 LOAD_TIMEOUT = 180.0  # loading the models on a busy 2-core machine
-
-
-@pytest.fixture(scope="module")
-def engine_config(tmp_path_factory: pytest.TempPathFactory) -> EngineConfig:
-    folders = provision_models(tmp_path_factory.mktemp("models"))
-    return EngineConfig(
-        engine="onnxruntime",
-        det_model_dir=str(folders["det"]),
-        rec_model_dir=str(folders["rec"]),
-        det_model_name=DET_MODEL_NAME,
-        rec_model_name=REC_MODEL_NAME,
-        threads=2,
-    )
 
 
 def worker_pid(pool: OcrPool) -> int:
