@@ -140,6 +140,7 @@ class RawWebSocket(asyncio.Protocol):
         self.live = False
         self.engineio = False  # answer engine.io pings ("2") with pongs ("3")
         self.close_code: int | None = None
+        self.deflate_agreed = False  # the server's 101 accepted permessage-deflate
         self.transport: asyncio.Transport | None = None
         self._request = request
         self._buf = bytearray()
@@ -187,6 +188,9 @@ class RawWebSocket(asyncio.Protocol):
             self.opened.set_exception(ConnectionError(head.split(b"\r\n", 1)[0].decode()))
             self.abort()
             return False
+        self.deflate_agreed = b"permessage-deflate" in head.lower()
+        if not self.deflate_agreed:
+            self._inflater = None
         self.opened.set_result(None)
         return True
 
@@ -242,8 +246,7 @@ async def open_websocket(
     deflate: bool = False,
     rcvbuf: int | None = None,
 ) -> RawWebSocket:
-    """Connect to 127.0.0.1:port and upgrade. `rcvbuf` shrinks the receive buffer
-    before connecting (a slow client on a small window)."""
+    """Connect and upgrade; `rcvbuf` shrinks the receive buffer first (a slow client)."""
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setblocking(False)

@@ -1,0 +1,125 @@
+"""Bench-only routes under /bench/ that drive a server's event source (in the server's
+process; never part of the product)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from aiohttp import web
+
+from benchws.drivers import Driver
+
+
+@dataclass
+class RunState:
+    started: float = 0.0  # time.time() of the first event
+    finished: float = 0.0
+    sent: int = 0
+    max_lag_ms: float = 0.0  # how late the paced schedule ran at worst
+    cpu_s: float = 0.0  # the server's CPU time over the run: CPU per delivery
+    error: str = ""
+
+
+class Control:
+    """POST /bench/setup, /bench/start, /bench/stop and GET /bench/status."""
+
+    def __init__(self, driver: Driver) -> None:
+        self.driver = driver
+        self.runs: dict[str, RunState] = {}
+        self.jobs: dict[str, asyncio.Task[None]] = {}
+
+    def install(self, app: web.Application) -> None:
+        app.router.add_post("/bench/setup", self.setup)
+        app.router.add_post("/bench/start", self.start)
+        app.router.add_post("/bench/stop", self.stop)
+        app.router.add_get("/bench/status", self.status)
+
+    async def setup(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response({"ids": await self.driver.setup(int(body["count"]))})
+
+    async def start(self, request: web.Request) -> web.Response:
+        spec = await request.json()
+        name = spec["name"]
+        self._cancel(name)
+        state = self.runs[name] = RunState()
+        self.jobs[name] = asyncio.create_task(self._run(spec, state))
+        return web.json_response({"ok": True})
+
+    async def stop(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        for name in body.get("names") or list(self.jobs):
+            self._cancel(name)
+        return web.json_response({"ok": True})
+
+    async def status(self, request: web.Request) -> web.Response:
+        runs = {name: asdict(state) for name, state in self.runs.items()}
+        return web.json_response({"runs": runs, "driver": self.driver.stats()})
+
+    def _cancel(self, name: str) -> None:
+        job = self.jobs.pop(name, None)
+        if job is not None:
+            job.cancel()
+
+    async def _run(self, spec: dict[str, Any], state: RunState) -> None:
+        cpu = time.process_time()
+        try:
+            if spec["mode"] == "paced":
+                await self._paced(spec, state)
+            else:
+                await self._burst(spec, state)
+        except Exception as exc:  # reported in /bench/status rather than lost in a log
+            state.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            state.finished = time.time()
+            state.cpu_s = time.process_time() - cpu
+
+    async def _paced(self, spec: dict[str, Any], state: RunState) -> None:
+        """`rate` updates/s per task; the tasks' updates are spread evenly over each
+        period, as independent OCR workers would report them."""
+        tasks, letter = spec["tasks"], spec["letter"]
+        period, total = 1 / spec["rate"], int(spec["duration"] * spec["rate"]) * len(tasks)
+        t0, inflight = time.monotonic(), set()
+        for n in range(total):
+            tick, slot = divmod(n, len(tasks))
+            delay = t0 + (tick + slot / len(tasks)) * period - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            state.max_lag_ms = max(state.max_lag_ms, -delay * 1000)
+            if time.monotonic() - t0 > spec["duration"] + 5:
+                break  # the server fell far behind: stop rather than run on
+            job = asyncio.create_task(self._publish(spec, state, tasks[slot], letter, n))
+            inflight.add(job)
+            job.add_done_callback(inflight.discard)
+        await _settle(inflight, 5.0)
+
+    async def _burst(self, spec: dict[str, Any], state: RunState) -> None:
+        t0 = time.monotonic()
+        for n in range(spec["count"]):
+            if time.monotonic() - t0 > spec["max_s"]:
+                break
+            await self._publish(spec, state, spec["tasks"][0], spec["letter"], n)
+            # One loop turn per event, as a real source yields (ocrlive's SQLite commit
+            # does): without it a synchronous hub publish would queue the whole burst
+            # before the sockets' writers run.
+            await asyncio.sleep(0)
+
+    async def _publish(
+        self, spec: dict[str, Any], state: RunState, task_id: str, letter: str, n: int
+    ) -> None:
+        now = time.time()
+        state.started = state.started or now
+        state.sent += 1
+        await self.driver.publish(task_id, f"bench {letter} {n} {now:.6f}", spec["how"])
+
+
+async def _settle(jobs: set[asyncio.Task[None]], timeout: float) -> None:
+    """Wait for the publishes still in flight, cancelling what outlives `timeout`."""
+    if not jobs:
+        return
+    _, pending = await asyncio.wait(jobs, timeout=timeout)
+    for job in pending:
+        job.cancel()
