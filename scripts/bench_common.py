@@ -265,6 +265,8 @@ async def open_websocket(
 
 
 def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    if not rows:  # a scenario this run skipped
+        return
     cells = [[str(h) for h in header], *([_cell(v) for v in row] for row in rows)]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     print(f"\n{title}")

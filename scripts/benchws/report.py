@@ -87,16 +87,22 @@ def print_burst(results: list[Result]) -> None:
     )  # fmt: skip
 
 
+def close_cell(code: int | None) -> str | None:
+    """A close code as is (1006 rather than "1,006"); None while the socket is open."""
+    return None if code is None else str(code)
+
+
 def frozen_row(r: Result) -> list[object]:
     f, base = r["frozen"], r.get("steady", {}).get("p99_ms")
     closes = (f.get("driver_end") or {}).get("closes", {})
+    server_closes = ",".join(f"{k}x{v}" for k, v in closes.items()) or None
     return [
         r["server"], r["clients"], f"{f['fill']['sent']}/{f['fill']['of']}", f["fill"]["per_s"],
         mib(f["rss_before"]), mib(f["rss_peak"]), f["growth_mib"],
         f"{base} -> {f['steady']['p99_ms']}" if "steady" in f else None,
         f"{r['burst']['delivered_per_s']} -> {f['burst']['delivered_per_s']}",
         f["burst"]["complete"], (f.get("driver_after_fill") or {}).get("worst_outbox_entries"),
-        ",".join(f"{k}x{v}" for k, v in closes.items()) or None, str(f["thaw"]["close_code"]),
+        server_closes, close_cell(f["thaw"]["close_code"]),
     ]  # fmt: skip
 
 
