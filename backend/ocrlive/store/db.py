@@ -13,6 +13,8 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from ocrlive.store.writer import SqliteWriter
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
 
 
@@ -41,14 +43,17 @@ def migrate(db_path: Path) -> None:
 
 
 class Database:
-    """One async engine; every write holds `_write_lock`, so SQLite sees one writer
-    and the order of committed events is the order in which they are published."""
+    """Reads through the async engine (WAL: they never wait for the writer). Task
+    changes and events are written by `writer` (one connection, one thread); the rare
+    other writes (the epoch, retention) go through `write()`, and SQLite's lock with
+    busy_timeout orders them against the writer."""
 
     def __init__(self, db_path: Path) -> None:
         self.path = db_path
         self.engine: AsyncEngine = create_async_engine(f"sqlite+aiosqlite:///{db_path}")
         event.listen(self.engine.sync_engine, "connect", _on_connect)
         self._write_lock = asyncio.Lock()
+        self.writer = SqliteWriter(db_path)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -65,4 +70,5 @@ class Database:
         return self._write_lock
 
     async def close(self) -> None:
+        await self.writer.close()
         await self.engine.dispose()

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Row, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocrlive.events import ACTIVE_STATUSES, FINISHED_STATUSES, Event, Task
@@ -49,17 +49,6 @@ def task_from_row(row: Row[Any]) -> Task:
     )
 
 
-def task_values(task: Task) -> dict[str, Any]:
-    """The mutable columns of a task row, from a Task."""
-    values = task.to_json()
-    error = values.pop("error")
-    values["error_code"] = error["code"] if error else None
-    values["error_message"] = error["message"] if error else None
-    for fixed in ("id", "patient_id", "document_type", "filename", "content_type", "size"):
-        values.pop(fixed)
-    return values
-
-
 async def get_meta(conn: AsyncConnection, key: str) -> str | None:
     return (await conn.execute(select(meta.c.value).where(meta.c.key == key))).scalar()
 
@@ -78,59 +67,6 @@ async def ensure_epoch(conn: AsyncConnection) -> str:
         epoch = uuid.uuid4().hex[:16]
         await set_meta(conn, "epoch", epoch)
     return epoch
-
-
-def task_insert_values(task: Task, **stored: Any) -> dict[str, Any]:
-    values = task_values(task)
-    values.update(
-        id=task.id,
-        patient_id=task.patient_id,
-        document_type=task.document_type,
-        filename=task.filename,
-        content_type=task.content_type,
-        size=task.size,
-        **stored,
-    )
-    return values
-
-
-def task_update_values(task: Task, finished_at: str | None) -> dict[str, Any]:
-    return task_values(task) | {"_id": task.id, "finished_at": finished_at}
-
-
-async def write_batch(
-    conn: AsyncConnection,
-    inserts: list[dict[str, Any]],
-    updates: list[dict[str, Any]],
-    new_events: list[Event],
-    new_results: list[tuple[str, dict[str, Any]]],
-) -> None:
-    """One group of changes, each kind as one executemany statement."""
-    if inserts:
-        await conn.execute(insert(tasks), inserts)
-    if updates:
-        # Bind names must differ from column names in an UPDATE's SET clause.
-        columns: dict[str, Any] = {k: bindparam(f"b_{k}") for k in updates[0] if k != "_id"}
-        query = update(tasks).where(tasks.c.id == bindparam("b__id")).values(columns)
-        await conn.execute(query, [{f"b_{k}": v for k, v in row.items()} for row in updates])
-    if new_results:
-        ids = [task_id for task_id, _ in new_results]
-        await conn.execute(delete(results).where(results.c.task_id.in_(ids)))
-        rows = [{"task_id": t, "result": json.dumps(r)} for t, r in new_results]
-        await conn.execute(insert(results), rows)
-    if new_events:
-        rows = [_event_row(e) for e in new_events]
-        await conn.execute(insert(events), rows)
-
-
-def _event_row(event: Event) -> dict[str, Any]:
-    return {
-        "seq": event.seq,
-        "task_id": event.task.id,
-        "type": event.type,
-        "task": event.task.dumps(),
-        "created_at": event.task.updated_at,
-    }
 
 
 async def next_seq(conn: AsyncConnection) -> int:

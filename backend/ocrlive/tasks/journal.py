@@ -11,6 +11,7 @@ writer), so a change reads no row.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,8 +20,8 @@ from typing import Any
 from ocrlive import events as ev
 from ocrlive.errors import ApiError, InvalidState, TaskNotFound
 from ocrlive.events import Event, Task, utcnow
-from ocrlive.store import repo
-from ocrlive.store.db import Database
+from ocrlive.store import writer as sqlw
+from ocrlive.store.writer import SqliteWriter
 from ocrlive.ws.hub import Hub
 
 Mutation = Callable[[Task], Task]
@@ -56,8 +57,8 @@ class Change:
 class Batch:
     seq: int
     now: str = field(default_factory=utcnow)
-    inserts: list[dict[str, Any]] = field(default_factory=list)
-    updates: list[dict[str, Any]] = field(default_factory=list)
+    inserts: list[tuple[Task, dict[str, Any]]] = field(default_factory=list)
+    updates: list[tuple[Task, str | None]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     results: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     keys: dict[str, Task] = field(default_factory=dict)
@@ -65,11 +66,12 @@ class Batch:
 
 
 class Journal:
-    def __init__(self, db: Database, hub: Hub) -> None:
-        self.db = db
+    def __init__(self, writer: SqliteWriter, hub: Hub) -> None:
+        self.writer = writer
         self.hub = hub
         self._queue: list[Change] = []
         self._flusher: asyncio.Task[None] | None = None
+        # Touched only on the writer thread, inside a batch.
         self._active: dict[str, Task] = {}
 
     async def submit(self, change: Change) -> tuple[Task, bool]:
@@ -87,16 +89,9 @@ class Journal:
             self._flusher = None
 
     async def _commit(self, changes: list[Change]) -> None:
-        batch: Batch | None = None
         try:
-            async with self.db.write() as conn:
-                batch = Batch(seq=await repo.next_seq(conn))
-                for change in changes:
-                    await self._stage(conn, change, batch)
-                await repo.write_batch(conn, batch.inserts, batch.updates, batch.events,
-                                       batch.results)  # fmt: skip
+            batch = await self.writer.run(lambda conn: self._apply(conn, changes))
         except Exception as exc:
-            self._forget(batch)
             for change in changes:
                 if not change.future.done():
                     change.future.set_exception(exc)
@@ -104,43 +99,53 @@ class Journal:
         for event in batch.events:
             self.hub.publish(event)
         for change, outcome in batch.outcomes:
+            if change.future.done():
+                continue  # its waiter was cancelled; the change is stored all the same
             if isinstance(outcome, Exception):
                 change.future.set_exception(outcome)
             else:
                 change.future.set_result(outcome)
 
-    def _forget(self, batch: Batch | None) -> None:
-        """After a failed commit the cached tasks may be ahead of the database."""
-        for event in batch.events if batch else []:
-            self._active.pop(event.task.id, None)
+    def _apply(self, conn: sqlite3.Connection, changes: list[Change]) -> Batch:
+        """On the writer thread, inside its transaction."""
+        batch = Batch(seq=sqlw.next_seq(conn))
+        try:
+            for change in changes:
+                self._stage(conn, change, batch)
+            sqlw.write_batch(conn, batch.inserts, batch.updates, batch.events, batch.results)
+        except BaseException:
+            for event in batch.events:  # the cache may be ahead of the rolled-back rows
+                self._active.pop(event.task.id, None)
+            raise
+        return batch
 
-    async def _stage(self, conn: Any, change: Change, batch: Batch) -> None:
+    def _stage(self, conn: sqlite3.Connection, change: Change, batch: Batch) -> None:
         try:
             if change.new is not None:
-                outcome = await self._stage_new(conn, change.new, batch)
+                outcome = self._stage_new(conn, change.new, batch)
             else:
-                outcome = (await self._stage_transition(conn, change, batch), True)
+                outcome = (self._stage_transition(conn, change, batch), True)
         except ApiError as exc:
             batch.outcomes.append((change, exc))
         else:
             batch.outcomes.append((change, outcome))
 
-    async def _stage_new(self, conn: Any, new: NewTask, batch: Batch) -> tuple[Task, bool]:
+    def _stage_new(self, conn: sqlite3.Connection, new: NewTask, batch: Batch) -> tuple[Task, bool]:
         key = new.idempotency_key
         if key:
-            found = batch.keys.get(key) or await repo.find_by_idempotency_key(conn, key)
+            found = batch.keys.get(key) or sqlw.find_by_key(conn, key)
             if found is not None:
                 return found, False
         task = _fresh_task(new, batch.seq, batch.now)
         stored = {"sha256": new.sha256, "file_path": new.file_path, "idempotency_key": key}
-        batch.inserts.append(repo.task_insert_values(task, **stored))
+        batch.inserts.append((task, stored))
         if key:
             batch.keys[key] = task
         self._record(task, ev.CREATED, batch)
         return task, True
 
-    async def _stage_transition(self, conn: Any, change: Change, batch: Batch) -> Task:
-        task = self._active.get(change.task_id) or await repo.get_task(conn, change.task_id)
+    def _stage_transition(self, conn: sqlite3.Connection, change: Change, batch: Batch) -> Task:
+        task = self._active.get(change.task_id) or sqlw.get_task(conn, change.task_id)
         if task is None:
             raise TaskNotFound(change.task_id)
         if task.status not in change.allowed:
@@ -148,7 +153,7 @@ class Journal:
         assert change.mutate is not None
         task = change.mutate(task).evolve(version=batch.seq, updated_at=batch.now)
         finished = batch.now if task.status in ev.FINISHED_STATUSES else None
-        batch.updates.append(repo.task_update_values(task, finished_at=finished))
+        batch.updates.append((task, finished))
         if change.result is not None:
             batch.results.append((task.id, change.result))
         self._record(task, change.event_type, batch)

@@ -29,7 +29,7 @@ class TaskManager:
         self.hub = hub
         self.progress_interval = progress_interval
         self.epoch = ""
-        self.journal = Journal(db, hub)
+        self.journal = Journal(db.writer, hub)
         self._throttle = ProgressThrottle(self, progress_interval)
 
     async def start(self) -> None:

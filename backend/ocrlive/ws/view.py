@@ -130,13 +130,17 @@ async def _serve(
     conn = Connection(ws, info, services.outbox_limit)
     services.connections.register(conn)
     try:
-        async with services.recovery.db.read() as db:
-            head = await head_seq(db)
-        conn.send(Frame(services.hello(head)))
+        conn.send(Frame(services.hello(await _head(services))))
         await _read_loop(ws, conn, services)
     finally:
         services.hub.drop(conn)
         await services.connections.unregister(conn)
+
+
+async def _head(services: WsServices) -> int:
+    # Its own frame: the read connection must not live on in _serve for the socket's life.
+    async with services.recovery.db.read() as db:
+        return await head_seq(db)
 
 
 async def _read_loop(ws: web.WebSocketResponse, conn: Connection, services: WsServices) -> None:
