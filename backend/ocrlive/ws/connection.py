@@ -1,10 +1,12 @@
 """ConnectionManager: every open WebSocket with its metadata, outbox and writer.
 
 Only the view's handler reads a socket. Publishing never awaits a client: a frame is
-written straight to the transport when nothing is queued and the socket keeps up;
-otherwise it goes to a bounded outbox that a writer task (started on demand) drains
-with backpressure. A client whose outbox overflows is closed with CLOSE_TOO_SLOW and
-resumes later with `since`.
+written straight to the transport while nothing is queued and the transport is below
+its high-water mark; otherwise it goes to a bounded outbox that a writer task (started
+on demand) drains with backpressure. This reaches into aiohttp's WebSocket writer
+(`_writer.transport`, `protocol._paused`), which is why aiohttp is pinned below 3.15.
+A client whose outbox overflows is closed with CLOSE_TOO_SLOW and resumes later with
+`since`.
 """
 
 from __future__ import annotations
@@ -77,25 +79,34 @@ class Connection:
             self._writer = asyncio.create_task(self._drain(), name=f"ws-writer-{self.id}")
 
     def _write_now(self, frame: Frame) -> bool:
-        """Write at once when the transport has flushed everything before (the common
+        """Write at once while the transport is below its high-water mark (the common
         case): no task switch per client per event. aiohttp's writer is bypassed, so
         this needs compression off (it is, see ws.view)."""
         writer = self.ws._writer
-        transport = getattr(writer, "transport", None)
-        if transport is None or transport.is_closing() or transport.get_write_buffer_size():
+        if writer is None or writer.transport.is_closing() or writer.protocol._paused:
             return False
+        transport = writer.transport
         transport.write(frame.wire)
         self.sent += 1
         return True
 
     async def _drain(self) -> None:
-        """Send what is queued, waiting for the client as aiohttp's drain says; ends when
-        the outbox is empty (the next frame may go straight out again)."""
+        """Send what is queued, in few writes, waiting whenever the transport is above
+        its high-water mark; ends when the outbox is empty."""
+        writer = self.ws._writer
         try:
-            while (frame := self.outbox.pop()) is not None:
-                await self.ws.send_str(frame.text)
-                self.sent += 1
+            while self.outbox:
+                if writer is None or writer.transport.is_closing():
+                    raise ConnectionResetError("the socket is closing")
+                transport = writer.transport
+                wires: list[bytes] = []
+                while len(wires) < 256 and (frame := self.outbox.pop()) is not None:
+                    wires.append(frame.wire)
+                transport.write(b"".join(wires))
+                self.sent += len(wires)
                 self._make_room()
+                if writer.protocol._paused:
+                    await writer.protocol._drain_helper()
         except (ConnectionError, RuntimeError):
             self._closing = True
         finally:
