@@ -95,13 +95,13 @@ class OcrliveDriver:
         from ocrlive.keys import WS
 
         # Bench-only peek at private state: the outbox of the most backed-up socket
-        # (_items counts superseded frames that the outbox has not compacted yet).
+        # (entries counts superseded frames that the outbox has not compacted yet).
         conns = list(self.app[WS].connections._connections.values())
-        worst = max(conns, key=lambda c: len(c.outbox._items), default=None)
+        worst = max(conns, key=lambda c: c.outbox.entries, default=None)
         return {
             "connections": len(conns),
             "closes": {str(code): n for code, n in self.closes.items()},
-            "worst_outbox_entries": len(worst.outbox._items) if worst else 0,
+            "worst_outbox_entries": worst.outbox.entries if worst else 0,
             "worst_outbox_live": len(worst.outbox) if worst else 0,
         }
 

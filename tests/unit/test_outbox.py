@@ -53,7 +53,7 @@ def test_a_client_that_never_reads_holds_one_progress_frame_per_task() -> None:
     for seq in range(1, 5001):
         box.push(progress(seq, task=f"t{seq % 3}"))
     assert len(box) == 3
-    assert len(box._items) <= 3 + 64 + 1  # superseded frames are dropped, not kept dead
+    assert box.entries <= 3 + 64 + 1  # superseded frames are dropped, not kept dead
     assert drain(box) == [4998, 4999, 5000]
 
 

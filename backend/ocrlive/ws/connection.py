@@ -37,7 +37,7 @@ CLOSE_TOO_SLOW = 4009
 _ids = itertools.count(1)
 
 
-@dataclass
+@dataclass(slots=True)
 class ConnectionInfo:
     address: str
     user_agent: str
@@ -46,6 +46,11 @@ class ConnectionInfo:
 
 
 class Connection:
+    __slots__ = (
+        "_closer", "_closing", "_holding", "_room", "_writer", "id", "info", "last_ack",
+        "last_id", "last_message_at", "outbox", "sent", "subscriptions", "ws",
+    )  # fmt: skip
+
     def __init__(self, ws: web.WebSocketResponse, info: ConnectionInfo, outbox_limit: int) -> None:
         self.id = next(_ids)
         self.ws = ws

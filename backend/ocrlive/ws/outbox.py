@@ -39,21 +39,32 @@ class Outbox:
     """FIFO of frames. Pushing a frame with a key marks the older queued frame with
     the same key dead instead of moving it, so the order of seqs stays increasing."""
 
+    __slots__ = ("_counter", "_dead", "_items", "_latest", "limit")
+
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._items: deque[tuple[int, Frame]] = deque()
-        self._latest: dict[tuple[str, str], int] = {}
+        # Made on first use: most connections never queue (frames go straight out),
+        # and at thousands of sockets an idle deque and dict each is memory for nothing.
+        self._items: deque[tuple[int, Frame]] | None = None
+        self._latest: dict[tuple[str, str], int] | None = None
         self._counter = 0
         self._dead = 0
 
     def __len__(self) -> int:
-        return len(self._items) - self._dead
+        return len(self._items) - self._dead if self._items else 0
+
+    @property
+    def entries(self) -> int:
+        """Queued frames, superseded ones not yet dropped included."""
+        return len(self._items) if self._items else 0
 
     @property
     def overflowing(self) -> bool:
         return len(self) > self.limit
 
     def push(self, frame: Frame) -> None:
+        if self._items is None or self._latest is None:
+            self._items, self._latest = deque(), {}
         self._counter += 1
         if frame.key is not None:
             if frame.key in self._latest:
@@ -66,13 +77,14 @@ class Outbox:
     def _compact(self) -> None:
         """Drop superseded frames, so a client that stopped reading holds at most one
         progress frame per task however many it is sent."""
+        assert self._items is not None and self._latest is not None
         live = [(n, f) for n, f in self._items if f.key is None or self._latest.get(f.key) == n]
         self._items = deque(live)
         self._dead = 0
 
     def pop(self) -> Frame | None:
         """The next live frame, or None when empty."""
-        while self._items:
+        while self._items and self._latest is not None:
             number, frame = self._items.popleft()
             if frame.key is None:
                 return frame
@@ -84,6 +96,5 @@ class Outbox:
         return None
 
     def clear(self) -> None:
-        self._items.clear()
-        self._latest.clear()
+        self._items = self._latest = None
         self._dead = 0
