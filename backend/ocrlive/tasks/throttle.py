@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import TYPE_CHECKING
 
 from ocrlive.ocr.types import Progress
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from ocrlive.tasks.manager import TaskManager
@@ -46,7 +49,14 @@ class ProgressThrottle:
         self._last[progress.task_id] = now
         job = asyncio.get_running_loop().create_task(self._manager.apply_progress(progress))
         self._inflight.add(job)
-        job.add_done_callback(self._inflight.discard)
+        job.add_done_callback(self._done)
+
+    def _done(self, job: asyncio.Task[None]) -> None:
+        self._inflight.discard(job)
+        if not job.cancelled() and job.exception() is not None:
+            # A progress event that could not be stored (the database is closing, say)
+            # is not worth more than a line: the next one, or the terminal one, follows.
+            log.warning("progress event not stored: %r", job.exception())
 
     def forget(self, task_id: str) -> None:
         timer = self._timers.pop(task_id, None)
