@@ -46,6 +46,10 @@ class RecoveryService:
                 if task is None:
                     return None
                 snapshot = task.to_json()
+            if since == head and epoch == self.epoch:
+                # Up to date (a reconnect storm after a restart is mostly this): any
+                # newer event is published after the caller started holding them.
+                return Recovery(snapshot, True, head, [], head)
             if not await self._can_replay(conn, since, epoch, head):
                 return Recovery(snapshot, False, head, [], head)
             assert since is not None
