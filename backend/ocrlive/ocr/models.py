@@ -85,15 +85,6 @@ def provision_models(models_dir: Path) -> dict[str, Path]:
     return {"det": det_dir, "rec": rec_dir}
 
 
-def models_ready(models_dir: Path) -> bool:
-    """True when both model folders hold their two files (no validation)."""
-    return all(
-        (Path(models_dir) / name / file).is_file()
-        for name in (DET_DIR_NAME, REC_DIR_NAME)
-        for file in ("inference.onnx", "inference.yml")
-    )
-
-
 def rapidocr_models_dir() -> Path:
     """The folder of ONNX models inside the installed rapidocr wheel."""
     # find_spec locates the package without importing it (and its OpenCV setup).

@@ -65,10 +65,6 @@ class Database:
         async with self.engine.connect() as conn:
             yield conn
 
-    @property
-    def write_lock(self) -> asyncio.Lock:
-        return self._write_lock
-
     async def close(self) -> None:
         await self.writer.close()
         await self.engine.dispose()

@@ -8,45 +8,20 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, text, update
+from sqlalchemy import Row, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ocrlive.events import ACTIVE_STATUSES, FINISHED_STATUSES, Event, Task
 from ocrlive.store.models import events, meta, results, tasks
+from ocrlive.store.writer import TASK_COLUMNS as WRITER_COLUMNS
+from ocrlive.store.writer import task_from_values
 
-TASK_COLUMNS = [
-    tasks.c[name]
-    for name in [
-        "id",
-        "patient_id",
-        "document_type",
-        "filename",
-        "content_type",
-        "size",
-        "priority",
-        "status",
-        "progress",
-        "stage",
-        "message",
-        "pages_done",
-        "pages_total",
-        "attempts",
-        "created_at",
-        "updated_at",
-        "error_code",
-        "error_message",
-        "version",
-    ]
-]
+# The same columns, in the same order, as the writer reads: one row shape, one decoder.
+TASK_COLUMNS = [tasks.c[name] for name in WRITER_COLUMNS]
 
 
 def task_from_row(row: Row[Any]) -> Task:
-    m = row._mapping
-    error = {"code": m["error_code"], "message": m["error_message"] or ""}
-    return Task(
-        **{k: m[k] for k in Task.__dataclass_fields__ if k in m and k != "error"},
-        error=error if m["error_code"] else None,
-    )
+    return task_from_values(tuple(row))
 
 
 async def get_meta(conn: AsyncConnection, key: str) -> str | None:
@@ -106,11 +81,6 @@ async def snapshot_tasks(conn: AsyncConnection, finished_limit: int) -> list[Tas
     active = await list_tasks(conn, "active", 1_000_000)
     finished = await list_tasks(conn, "finished", finished_limit)
     return active + finished
-
-
-async def count_queued(conn: AsyncConnection) -> int:
-    query = select(func.count()).select_from(tasks).where(tasks.c.status == "queued")
-    return int((await conn.execute(query)).scalar() or 0)
 
 
 async def head_seq(conn: AsyncConnection) -> int:

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,7 +47,7 @@ class ConnectionInfo:
 class Connection:
     __slots__ = (
         "_closer", "_closing", "_holding", "_room", "_writer", "id", "info", "last_ack",
-        "last_id", "last_message_at", "outbox", "sent", "subscriptions", "ws",
+        "last_id", "outbox", "sent", "subscriptions", "ws",
     )  # fmt: skip
 
     def __init__(self, ws: web.WebSocketResponse, info: ConnectionInfo, outbox_limit: int) -> None:
@@ -60,7 +59,6 @@ class Connection:
         self.last_ack = 0
         self.last_id = 0
         self.sent = 0
-        self.last_message_at = time.monotonic()
         self._holding: dict[str, list[Frame]] = {}
         self._writer: asyncio.Task[None] | None = None
         self._room: asyncio.Event | None = None  # only while a replay waits for room
@@ -204,11 +202,9 @@ class Connection:
 class ConnectionManager:
     def __init__(self) -> None:
         self._connections: dict[int, Connection] = {}
-        self.total_opened = 0
 
     def register(self, conn: Connection) -> None:
         self._connections[conn.id] = conn
-        self.total_opened += 1
 
     async def unregister(self, conn: Connection) -> None:
         self._connections.pop(conn.id, None)

@@ -46,9 +46,6 @@ class Hub:
         for topic in list(conn.subscriptions):
             self.unsubscribe(topic, conn)
 
-    def subscriber_count(self, topic: str) -> int:
-        return len(self._topics.get(topic, ()))
-
     def publish(self, event: Event) -> None:
         task_json = event.task.dumps()
         self.published += 1

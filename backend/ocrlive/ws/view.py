@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from dataclasses import dataclass
@@ -178,7 +177,3 @@ async def _dispatch(text: str, conn: Connection, services: WsServices) -> bool:
     if reply is not None:
         conn.send(Frame(result_frame(message["id"], reply)))
     return True
-
-
-async def close_all(services: WsServices) -> None:
-    await asyncio.shield(services.connections.close_all())
