@@ -14,7 +14,9 @@ from aiohttp.test_utils import TestClient
 from ocrlive.ocr.models import DET_MODEL_NAME, REC_MODEL_NAME, provision_models
 from ocrlive.ocr.types import EngineConfig
 from ocrlive.settings import Settings, load_settings
-from ocrlive.store.db import Database, migrate
+from ocrlive.store.base import Store
+from ocrlive.store.db import migrate
+from ocrlive.store.sqlite import open_sqlite
 
 TOKEN = "test-token-0123456789"
 FAKE_ENGINE = "ocrlive.ocr.fake:FakeEngine"
@@ -53,11 +55,12 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 @pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[Database]:
+async def store(settings: Settings) -> AsyncIterator[Store]:
+    """The SQLite backend on a migrated file (open the log before use)."""
     migrate(settings.db_path)
-    database = Database(settings.db_path)
-    yield database
-    await database.close()
+    opened = open_sqlite(settings.db_path)
+    yield opened
+    await opened.close()
 
 
 @pytest.fixture

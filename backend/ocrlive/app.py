@@ -1,5 +1,7 @@
-"""create_app(settings): the routes, the AppKeys and every resource as a cleanup_ctx,
-started in order db -> tasks -> pool -> runner -> retention and stopped in reverse."""
+"""create_app(settings): the composition root. It builds every service, wires them
+(the hub is the task manager's Publisher; the store's log feeds recovery and
+retention), adds the routes, and runs every resource as a cleanup_ctx, started in
+order store -> tasks -> pool -> runner -> retention and stopped in reverse."""
 
 from __future__ import annotations
 
@@ -17,18 +19,20 @@ from aiohttp import web
 from ocrlive.http.auth import Authenticator
 from ocrlive.http.middlewares import auth_middleware, errors_middleware
 from ocrlive.http.routes import setup_routes
-from ocrlive.keys import AUTH, DB, MANAGER, POOL, RUNNER, SETTINGS, STARTED_AT, WS
+from ocrlive.keys import AUTH, MANAGER, POOL, RUNNER, SETTINGS, STARTED_AT, STORE, WS
 from ocrlive.ocr.pool import OcrPool
 from ocrlive.ratelimit import SlidingWindow
 from ocrlive.settings import Settings
-from ocrlive.store.db import Database
+from ocrlive.store.sqlite import open_sqlite
 from ocrlive.tasks.manager import TaskManager
 from ocrlive.tasks.retention import retention_loop
 from ocrlive.tasks.runner import Runner
+from ocrlive.ws import view
 from ocrlive.ws.connection import ConnectionManager
 from ocrlive.ws.hub import Hub
 from ocrlive.ws.recovery import RecoveryService
-from ocrlive.ws.view import WsServices
+from ocrlive.ws.services import WsServices
+from ocrlive.ws.transport import check_aiohttp
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -37,13 +41,15 @@ def create_app(
     settings: Settings, token: str, *, engine_factory: str = "ocrlive.ocr.engine:Engine"
 ) -> web.Application:
     """The database must already be migrated (ocrlive.store.db.migrate)."""
+    check_aiohttp()  # the WebSocket fan-out's raw writes: fail here, not mid-broadcast
     app = web.Application(middlewares=[errors_middleware, auth_middleware])
     app[SETTINGS] = settings
     app[AUTH] = Authenticator(token)
     app[STARTED_AT] = time.time()
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     setup_routes(app)
-    app.cleanup_ctx.append(_database)
+    app.router.add_get("/api/ws", websocket)
+    app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_tasks)
     app.cleanup_ctx.append(_pool(engine_factory))
     app.cleanup_ctx.append(_runner)
@@ -52,23 +58,29 @@ def create_app(
     return app
 
 
-async def _database(app: web.Application) -> AsyncIterator[None]:
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """GET /api/ws (ws/view.py), with the services built below."""
+    return await view.handle(request, request.app[WS])
+
+
+async def _store(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     for folder in (settings.files_dir, settings.pages_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    app[DB] = Database(settings.db_path)
+    app[STORE] = open_sqlite(settings.db_path)
     yield
-    await app[DB].close()
+    await app[STORE].close()
 
 
 async def _tasks(app: web.Application) -> AsyncIterator[None]:
-    settings, hub = app[SETTINGS], Hub()
-    manager = TaskManager(app[DB], hub, progress_interval=settings.progress_interval_ms / 1000)
+    settings, store, hub = app[SETTINGS], app[STORE], Hub()
+    interval = settings.progress_interval_ms / 1000
+    manager = TaskManager(store, hub, progress_interval=interval)
     await manager.start()
     app[MANAGER] = manager
     app[WS] = WsServices(
         hub=hub,
-        recovery=RecoveryService(app[DB], manager.epoch, settings.snapshot_finished),
+        recovery=RecoveryService(store.log, store.tasks, settings.snapshot_finished),
         connections=ConnectionManager(),
         auth=app[AUTH],
         connect_limit=SlidingWindow(settings.connect_rate),
@@ -112,7 +124,9 @@ async def _runner(app: web.Application) -> AsyncIterator[None]:
 async def _retention(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     retention = timedelta(days=settings.retention_days)
-    loop = asyncio.create_task(retention_loop(app[DB], settings.pages_dir, retention=retention))
+    loop = asyncio.create_task(
+        retention_loop(app[STORE].log, settings.pages_dir, retention=retention)
+    )
     yield
     loop.cancel()
     with contextlib.suppress(asyncio.CancelledError):

@@ -74,22 +74,28 @@ class QueueFull(ApiError):
         self.headers["Retry-After"] = str(retry_after)
 
 
+class InternalError(ApiError):
+    """A bug: the client gets a generic message, the log the details."""
+
+    status, code = 500, "internal_error"
+
+    def __init__(self, message: str = "Internal server error") -> None:
+        super().__init__(message)
+
+
 class TaskNotFound(NotFound):
     def __init__(self, task_id: str) -> None:
         super().__init__(f"No task with id {task_id!r}")
 
 
-HTTP_ERROR_CODES = [
-    "invalid_request",
-    "unauthorized",
-    "forbidden_origin",
-    "not_found",
-    "invalid_state",
-    "not_ready",
-    "file_too_large",
-    "unsupported_type",
-    "empty_file",
-    "rate_limited",
-    "queue_full",
-    "internal_error",
-]
+def _codes(cls: type[ApiError]) -> list[str]:
+    """Every code of `cls` and its subclasses, each once, in the order they appear."""
+    found = [cls.code]
+    for sub in cls.__subclasses__():
+        found += [code for code in _codes(sub) if code not in found]
+    return found
+
+
+# The codes an HTTP answer can carry: read off the classes, so a new error class is
+# documented (tests/unit/test_docs.py) without a second list to keep in step.
+HTTP_ERROR_CODES = _codes(ApiError)

@@ -1,40 +1,92 @@
-"""The vocabulary of the whole system: task states, stages, events, the Task snapshot."""
+"""The vocabulary of the whole system: statuses, stages, events, priorities, worker
+states and task error codes as StrEnums; the Task snapshot, the Event and the
+`Publisher` that tasks/ hands events to (the hub implements it; app.py wires it).
+
+Every layer imports from here, and this module imports nothing of ocrlive: it is the
+bottom of the layers. scripts/gen_vocabulary.py writes the same enums as TypeScript
+for the frontend (frontend/src/api/vocabulary.ts; a unit test keeps them equal).
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
-QUEUED, PROCESSING, COMPLETED, FAILED, CANCELLED = (
-    "queued",
-    "processing",
-    "completed",
-    "failed",
-    "cancelled",
-)
-ACTIVE_STATUSES = frozenset({QUEUED, PROCESSING})
-FINISHED_STATUSES = frozenset({COMPLETED, FAILED, CANCELLED})
 
-DOCUMENT_TYPES = ("caution_card", "referral_letter", "lab_report", "discharge_summary", "other")
-PRIORITIES = ("normal", "urgent")
+class TaskStatus(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
-CREATED = "task.created"
-STARTED = "task.started"
-PROGRESS = "task.progress"
-COMPLETED_EVENT = "task.completed"
-FAILED_EVENT = "task.failed"
-CANCELLED_EVENT = "task.cancelled"
-REQUEUED = "task.requeued"
-EVENT_TYPES = (CREATED, STARTED, PROGRESS, COMPLETED_EVENT, FAILED_EVENT, CANCELLED_EVENT, REQUEUED)
-TERMINAL_EVENTS = frozenset({COMPLETED_EVENT, FAILED_EVENT, CANCELLED_EVENT})
 
-# Task error codes beyond the OCR failures of ocrlive.ocr.types.
-TIMEOUT = "timeout"
-WORKER_CRASHED = "worker_crashed"
-INTERRUPTED = "interrupted"
+ACTIVE_STATUSES = frozenset({TaskStatus.QUEUED, TaskStatus.PROCESSING})
+FINISHED_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+
+class Stage(StrEnum):
+    """Where a task stands; the engine reports loading, detecting, recognizing, done."""
+
+    QUEUED = "queued"
+    LOADING = "loading"
+    DETECTING = "detecting"
+    RECOGNIZING = "recognizing"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class EventType(StrEnum):
+    CREATED = "task.created"
+    STARTED = "task.started"
+    PROGRESS = "task.progress"
+    COMPLETED = "task.completed"
+    FAILED = "task.failed"
+    CANCELLED = "task.cancelled"
+    REQUEUED = "task.requeued"
+
+
+TERMINAL_EVENTS = frozenset({EventType.COMPLETED, EventType.FAILED, EventType.CANCELLED})
+
+
+class Priority(StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"
+
+
+class DocumentType(StrEnum):
+    CAUTION_CARD = "caution_card"
+    REFERRAL_LETTER = "referral_letter"
+    LAB_REPORT = "lab_report"
+    DISCHARGE_SUMMARY = "discharge_summary"
+    OTHER = "other"
+
+
+class WorkerState(StrEnum):
+    """An OCR worker process, as GET /api/status shows it."""
+
+    STARTING = "starting"
+    IDLE = "idle"
+    BUSY = "busy"
+    STOPPING = "stopping"
+
+
+class TaskErrorCode(StrEnum):
+    """`task.error.code`: why a task failed (docs/protocol.md, task error codes)."""
+
+    UNSUPPORTED_TYPE = "unsupported_type"
+    UNREADABLE_DOCUMENT = "unreadable_document"
+    TOO_MANY_PIXELS = "too_many_pixels"
+    TOO_MANY_PAGES = "too_many_pages"
+    ENGINE_ERROR = "engine_error"
+    TIMEOUT = "timeout"
+    WORKER_CRASHED = "worker_crashed"
+    INTERRUPTED = "interrupted"
 
 
 def utcnow() -> str:
@@ -51,10 +103,10 @@ class Task:
     filename: str
     content_type: str
     size: int
-    priority: str
-    status: str
+    priority: Priority
+    status: TaskStatus
     progress: float
-    stage: str
+    stage: Stage
     message: str
     pages_done: int
     pages_total: int
@@ -83,6 +135,14 @@ class Task:
     def _json(self) -> str:
         return json.dumps(self.to_json(), separators=(",", ":"))
 
+    @classmethod
+    def from_json(cls, values: dict[str, Any]) -> Task:
+        """From stored JSON or a row: the enum fields become enums again."""
+        return cls(**{
+            **values, "status": TaskStatus(values["status"]), "stage": Stage(values["stage"]),
+            "priority": Priority(values["priority"]),
+        })  # fmt: skip
+
 
 _TASK_FIELDS = tuple(f.name for f in fields(Task))
 
@@ -92,9 +152,15 @@ class Event:
     """One entry of the event log, with the task as it was after the event."""
 
     seq: int
-    type: str
+    type: EventType
     task: Task
 
     @property
     def terminal(self) -> bool:
         return self.type in TERMINAL_EVENTS
+
+
+class Publisher(Protocol):
+    """Where committed events go, in seq order (the WebSocket hub, in app.py)."""
+
+    def publish(self, event: Event) -> None: ...

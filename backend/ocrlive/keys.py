@@ -1,27 +1,33 @@
-"""Every web.AppKey of the application, in one place."""
+"""Every web.AppKey of the application, in one place.
+
+The types are imported for the type checker only: http/ reads these keys, and a
+runtime import here would make it load ws/ (or anything else) through this module.
+"""
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from ocrlive.http.auth import Authenticator
-from ocrlive.ocr.pool import OcrPool
-from ocrlive.settings import Settings
-from ocrlive.store.db import Database
-from ocrlive.tasks.manager import TaskManager
-from ocrlive.tasks.runner import Runner
-from ocrlive.ws.view import WsServices
+if TYPE_CHECKING:
+    from ocrlive.http.auth import Authenticator
+    from ocrlive.ocr.pool import OcrPool
+    from ocrlive.settings import Settings
+    from ocrlive.store.base import Store
+    from ocrlive.tasks.manager import TaskManager
+    from ocrlive.tasks.runner import Runner
+    from ocrlive.ws.services import WsServices
 
-SETTINGS = web.AppKey("settings", Settings)
-DB = web.AppKey("db", Database)
-AUTH = web.AppKey("auth", Authenticator)
-POOL = web.AppKey("pool", OcrPool)
-MANAGER = web.AppKey("manager", TaskManager)
-RUNNER = web.AppKey("runner", Runner)
-WS = web.AppKey("ws", WsServices)
-STARTED_AT = web.AppKey("started_at", float)
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+STORE: web.AppKey[Store] = web.AppKey("store")
+AUTH: web.AppKey[Authenticator] = web.AppKey("auth")
+POOL: web.AppKey[OcrPool] = web.AppKey("pool")
+MANAGER: web.AppKey[TaskManager] = web.AppKey("manager")
+RUNNER: web.AppKey[Runner] = web.AppKey("runner")
+WS: web.AppKey[WsServices] = web.AppKey("ws")
+STARTED_AT: web.AppKey[float] = web.AppKey("started_at")
 
 
 def uptime(app: web.Application) -> float:

@@ -24,15 +24,16 @@ DEFLATE_SERVER = "plain"
 
 def progress_frames(count: int = 200) -> list[bytes]:
     """Consecutive task.progress frames of one task, exactly as ocrlive's hub builds them."""
-    from ocrlive.events import Event, Task, utcnow
+    from ocrlive.events import Event, EventType, Priority, Stage, Task, TaskStatus, utcnow
     from ocrlive.ws.hub import event_frame
 
     now = utcnow()
     task = Task(
         id=uuid.uuid4().hex, patient_id="P-12345", document_type="referral_letter",
-        filename="letter.pdf", content_type="application/pdf", size=183422, priority="normal",
-        status="processing", progress=0.0, stage="recognizing", message="", pages_done=0,
-        pages_total=5, attempts=1, created_at=now, updated_at=now, error=None, version=0,
+        filename="letter.pdf", content_type="application/pdf", size=183422,
+        priority=Priority.NORMAL, status=TaskStatus.PROCESSING, progress=0.0,
+        stage=Stage.RECOGNIZING, message="", pages_done=0, pages_total=5, attempts=1,
+        created_at=now, updated_at=now, error=None, version=0,
     )  # fmt: skip
     frames = []
     for n in range(count):
@@ -40,7 +41,7 @@ def progress_frames(count: int = 200) -> list[bytes]:
         message = f"Page {page} of 5: recognizing text ({line} of 40 lines)"
         task = task.evolve(progress=round(n * 100 / count, 1), message=message,
                            pages_done=page - 1, updated_at=utcnow(), version=1000 + n)  # fmt: skip
-        event = Event(seq=1000 + n, type="task.progress", task=task)
+        event = Event(seq=1000 + n, type=EventType.PROGRESS, task=task)
         frames.append(event_frame(f"task:{task.id}", event, task.dumps()).text.encode())
     return frames
 

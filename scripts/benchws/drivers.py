@@ -85,11 +85,12 @@ class OcrliveDriver:
 
     def _publish_to_hub(self, task_id: str, message: str) -> None:
         """What the journal publishes after its commit, without the commit."""
-        from ocrlive.events import PROGRESS, Event, utcnow
+        from ocrlive.events import Event, EventType, utcnow
+        from ocrlive.keys import WS
 
         self.seq += 1
         task = self.tasks[task_id].evolve(message=message, version=self.seq, updated_at=utcnow())
-        self.manager.hub.publish(Event(seq=self.seq, type=PROGRESS, task=task))
+        self.app[WS].hub.publish(Event(seq=self.seq, type=EventType.PROGRESS, task=task))
 
     def stats(self) -> dict[str, Any]:
         from ocrlive.keys import WS
@@ -117,10 +118,11 @@ def _new_task(n: int) -> NewTask:
 
 
 def _progress(task_id: str, message: str) -> Progress:
+    from ocrlive.events import Stage
     from ocrlive.ocr.types import Progress
 
     return Progress(
-        task_id=task_id, stage="recognizing", progress=42.5, message=message, page=2,
+        task_id=task_id, stage=Stage.RECOGNIZING, progress=42.5, message=message, page=2,
         pages_total=5, lines_done=24, lines_total=40,
     )  # fmt: skip
 

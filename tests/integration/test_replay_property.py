@@ -16,13 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.helpers.live import Live
 
-from ocrlive.app import _database, _tasks
+from ocrlive.app import _store, _tasks, websocket
+from ocrlive.events import Event, Stage
 from ocrlive.http.auth import Authenticator
-from ocrlive.http.routes import websocket
-from ocrlive.keys import AUTH, DB, MANAGER, SETTINGS
+from ocrlive.keys import AUTH, MANAGER, SETTINGS, WS
 from ocrlive.ocr.types import Progress
 from ocrlive.settings import load_settings
-from ocrlive.store import repo
 from ocrlive.store.db import migrate
 from ocrlive.tasks.manager import NewTask, TaskManager
 
@@ -30,12 +29,12 @@ TOKEN = "property-token-000000"
 
 
 def live_app(data_dir: Path) -> web.Application:
-    """The real store, registry and WebSocket view, without the OCR pool."""
+    """The real event log (SQLite), registry and WebSocket view, without the OCR pool."""
     app = web.Application()
     app[SETTINGS] = load_settings(environ={}, data_dir=data_dir, token=TOKEN)
     app[AUTH] = Authenticator(TOKEN)
     app.router.add_get("/api/ws", websocket)
-    app.cleanup_ctx.extend([_database, _tasks])
+    app.cleanup_ctx.extend([_store, _tasks])
     migrate(app[SETTINGS].db_path)
     return app
 
@@ -56,9 +55,10 @@ async def publish(manager: TaskManager, plan: list[tuple[int, int]], pause: floa
         if step == 0:
             await manager.mark_started(task_id)
         elif step <= plan[index][1]:
-            await manager.apply_progress(Progress(task_id, "recognizing", step * 10, "", 1, 1))
+            await manager.apply_progress(Progress(task_id, Stage.RECOGNIZING, step * 10, "", 1, 1))
         else:
-            await manager.complete(task_id, {"pages": []})
+            result = {"task_id": task_id, "text": "", "score": 0.0, "engine": {}, "pages": []}
+            await manager.complete(task_id, result)  # type: ignore[arg-type]
         await asyncio.sleep(pause)
 
 
@@ -71,25 +71,26 @@ async def scenario(data_dir: Path, plan: list[tuple[int, int]], join_at: int,
     ):
         manager: TaskManager = app[MANAGER]
         publishing = asyncio.create_task(publish(manager, plan, pause))
-        while manager.hub.published < join_at and not publishing.done():
+        while app[WS].hub.published < join_at and not publishing.done():
             await asyncio.sleep(0)
-        async with app[DB].read() as conn:
-            head = await repo.head_seq(conn)
-        since = int(head * since_share)
+        since = int(manager.store.log.head() * since_share)
         client = await Live.connect(session, str(server.make_url("/api/ws")))
         reply = await client.subscribe("tasks", since=since)
         assert reply["recovered"] is True
         await publishing
         await drain(client, manager, since)
-        async with app[DB].read() as conn:
-            logged = await repo.events_since(conn, since)
-        check(client.events, logged)
+        check(client.events, await logged_since(manager, since))
         await client.close()
 
 
+async def logged_since(manager: TaskManager, since: int) -> list[Event]:
+    logged = await manager.store.log.read_since(since, manager.epoch)
+    assert logged is not None
+    return logged
+
+
 async def drain(client: Live, manager: TaskManager, since: int) -> None:
-    async with manager.db.read() as conn:
-        last = await repo.head_seq(conn)
+    last = manager.store.log.head()
     async with asyncio.timeout(20):  # nothing is owed when the client was up to date
         while last > since and (not client.events or client.events[-1]["seq"] < last):
             await client._receive()

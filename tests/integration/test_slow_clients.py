@@ -12,7 +12,7 @@ import aiohttp
 from aiohttp.test_utils import TestClient
 from tests.helpers.live import Live
 
-from ocrlive.events import CREATED, Event, Task, utcnow
+from ocrlive.events import Event, EventType, Task, utcnow
 from ocrlive.keys import WS
 
 Client = TestClient[Any, Any]
@@ -27,7 +27,7 @@ def synthetic(seq: int) -> Event:
         stage="queued", message=BIG, pages_done=0, pages_total=0, attempts=0,
         created_at=now, updated_at=now, error=None, version=seq,
     )  # fmt: skip
-    return Event(seq=seq, type=CREATED, task=task)
+    return Event(seq=seq, type=EventType.CREATED, task=task)
 
 
 async def test_a_frozen_client_is_closed_and_does_not_stall_the_others(

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from tests.helpers.live import Live, fake_png
 from tests.integration.test_api import upload
 
+from ocrlive.keys import WS
 from ocrlive.settings import Settings
 from ocrlive.ws import view
 
@@ -168,3 +169,36 @@ async def test_shutdown_closes_sockets_with_1001(client: Client) -> None:
     await client.server.app.shutdown()
     msg = await closing
     assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1001
+
+
+async def test_a_failing_command_answers_internal_error_and_the_socket_stays(
+    client: Client, monkeypatch: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug in a handler (here: the store failing under subscribe) is the server's
+    fault: the client gets `internal_error` for that message, the socket stays open,
+    nothing stays half-subscribed, and the next message works."""
+    recovery = client.server.app[WS].recovery
+
+    async def broken(*args: Any) -> None:
+        raise RuntimeError("the disk is on fire")
+
+    live = await connect(client)
+    monkeypatch.setattr(recovery, "recover", broken)
+    reply = await live.subscribe("tasks")
+    assert reply["ok"] is False and reply["error"]["code"] == "internal_error"
+    assert "disk" not in reply["error"]["message"]  # details go to the log only
+    assert "the disk is on fire" in caplog.text
+    assert client.server.app[WS].hub._topics == {}  # the failed subscribe left nothing
+    monkeypatch.undo()
+    assert (await live.request("ping"))["pong"] is True
+    reply = await live.subscribe("tasks")
+    assert reply["ok"] is True
+    _, body = await upload(client, fake_png(b"after"))
+    await live.until_terminal(body["task"]["id"])
+
+
+async def test_the_command_table_is_what_the_view_dispatches(client: Client) -> None:
+    from ocrlive.ws import commands
+
+    assert view.COMMANDS is commands.COMMANDS
+    assert sorted(commands.COMMANDS) == ["ack", "ping", "subscribe", "unsubscribe"]

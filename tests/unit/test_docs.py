@@ -6,12 +6,11 @@ import re
 from dataclasses import fields
 from pathlib import Path
 
-from ocrlive import events
 from ocrlive.errors import HTTP_ERROR_CODES
-from ocrlive.ocr import types as ocr_types
+from ocrlive.events import EventType, TaskErrorCode
 from ocrlive.settings import SETTINGS_DOC, Settings
-from ocrlive.ws import connection
-from ocrlive.ws.protocol import COMMANDS, WS_ERROR_CODES
+from ocrlive.ws.commands import COMMANDS
+from ocrlive.ws.protocol import CloseCode, WsErrorCode
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTOCOL = (ROOT / "docs" / "protocol.md").read_text()
@@ -27,7 +26,7 @@ def test_every_http_error_code_is_documented() -> None:
 
 
 def test_every_websocket_error_code_is_documented() -> None:
-    assert [c for c in WS_ERROR_CODES if not documented(c)] == []
+    assert [c for c in WsErrorCode if not documented(c)] == []
 
 
 def test_every_client_message_type_is_documented() -> None:
@@ -40,19 +39,16 @@ def test_every_server_message_type_is_documented() -> None:
 
 
 def test_every_event_is_documented() -> None:
-    assert [e for e in events.EVENT_TYPES if not documented(e)] == []
+    assert [e for e in EventType if not documented(e)] == []
 
 
 def test_every_task_error_code_is_documented() -> None:
-    codes = [getattr(ocr_types, n) for n in dir(ocr_types) if n.isupper()]
-    codes += [events.TIMEOUT, events.WORKER_CRASHED, events.INTERRUPTED]
-    assert [c for c in codes if not documented(c)] == []
+    assert [c for c in TaskErrorCode if not documented(c)] == []
 
 
 def test_every_close_code_is_documented() -> None:
-    codes = [getattr(connection, n) for n in dir(connection) if n.startswith("CLOSE_")]
     table = set(re.findall(r"^\| (\d{4}) \|", PROTOCOL, flags=re.M))
-    assert [c for c in codes if str(c) not in table] == []
+    assert [c for c in CloseCode if str(int(c)) not in table] == []
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:

@@ -1,30 +1,28 @@
-"""The task registry over a real SQLite file, with a recording hub."""
+"""The task registry over the real SQLite event log (a real file), with a recording
+publisher."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from ocrlive.errors import InvalidState, TaskNotFound
-from ocrlive.events import Event
-from ocrlive.ocr.types import Progress
-from ocrlive.store import repo
-from ocrlive.store.db import Database
+from ocrlive.events import Event, Publisher, Stage, TaskErrorCode
+from ocrlive.ocr.types import LineJson, PageJson, Progress, TaskResult
+from ocrlive.store.base import Store
 from ocrlive.tasks.manager import NewTask, TaskManager
 from ocrlive.tasks.retention import run_retention
-from ocrlive.ws.hub import Hub
 
 
-class RecordingHub(Hub):
+class RecordingPublisher(Publisher):
     def __init__(self) -> None:
-        super().__init__()
         self.seen: list[Event] = []
 
     def publish(self, event: Event) -> None:
         self.seen.append(event)
-        super().publish(event)
 
 
 def new_task(key: str | None = None, priority: str = "normal") -> NewTask:
@@ -36,18 +34,37 @@ def new_task(key: str | None = None, priority: str = "normal") -> NewTask:
 
 
 @pytest.fixture
-async def manager(db: Database) -> TaskManager:
-    m = TaskManager(db, RecordingHub(), progress_interval=0.05)
+async def manager(store: Store) -> TaskManager:
+    m = TaskManager(store, RecordingPublisher(), progress_interval=0.05)
     await m.start()
     return m
 
 
-def hub(manager: TaskManager) -> RecordingHub:
-    assert isinstance(manager.hub, RecordingHub)
-    return manager.hub
+def hub(manager: TaskManager) -> RecordingPublisher:
+    publisher = manager.journal.publisher
+    assert isinstance(publisher, RecordingPublisher)
+    return publisher
 
 
-def progress(task_id: str, value: float, stage: str = "recognizing") -> Progress:
+async def logged_since(manager: TaskManager, since: int) -> list[Event]:
+    events = await manager.store.log.read_since(since, manager.epoch)
+    assert events is not None
+    return events
+
+
+def result(lines: int = 0) -> TaskResult:
+    line: LineJson = {"text": "x", "score": 0.9, "box": [[0, 0], [1, 0], [1, 1], [0, 1]]}
+    page: PageJson = {"number": 1, "width": 1, "height": 1, "text": "x", "lines": [line] * lines}
+    return {
+        "task_id": "t",
+        "text": "x",
+        "score": 0.9,
+        "engine": {},
+        "pages": [page] if lines else [],
+    }
+
+
+def progress(task_id: str, value: float, stage: Stage = Stage.RECOGNIZING) -> Progress:
     return Progress(task_id, stage, value, f"at {value}", 1, 2)
 
 
@@ -56,16 +73,15 @@ async def test_lifecycle_appends_events_with_increasing_seqs(manager: TaskManage
     assert created and task.status == "queued"
     await manager.mark_started(task.id)
     await manager.apply_progress(progress(task.id, 40))
-    done = await manager.complete(task.id, {"pages": [{"lines": [{"text": "x"}]}]})
+    done = await manager.complete(task.id, result(lines=1))
     assert done.status == "completed" and done.progress == 100 and done.pages_total == 1
     kinds = [e.type for e in hub(manager).seen]
     assert kinds == ["task.created", "task.started", "task.progress", "task.completed"]
     seqs = [e.seq for e in hub(manager).seen]
     assert seqs == sorted(seqs) and len(set(seqs)) == 4
     assert done.version == seqs[-1]
-    async with manager.db.read() as conn:
-        logged = await repo.events_since(conn, 0)
-        assert await repo.get_result(conn, task.id) is not None
+    logged = await logged_since(manager, 0)
+    assert await manager.store.tasks.result(task.id) is not None
     assert [e.seq for e in logged] == seqs
     assert logged[-1].task == done
 
@@ -108,7 +124,7 @@ async def test_a_terminal_event_drops_pending_progress(manager: TaskManager) -> 
     manager.report_progress(progress(task.id, 10))
     manager.report_progress(progress(task.id, 20))  # pending behind the interval
     await asyncio.sleep(0)
-    await manager.fail(task.id, "engine_error", "boom")
+    await manager.fail(task.id, TaskErrorCode.ENGINE_ERROR, "boom")
     await asyncio.sleep(0.15)
     kinds = [e.type for e in hub(manager).seen]
     assert kinds[-1] == "task.failed"
@@ -116,46 +132,55 @@ async def test_a_terminal_event_drops_pending_progress(manager: TaskManager) -> 
 
 
 async def test_retention_compacts_then_purges_and_raises_the_floor(
-    manager: TaskManager, tmp_path: object
+    manager: TaskManager, tmp_path: Path
 ) -> None:
     task, _ = await manager.create(new_task())
     active, _ = await manager.create(new_task())
     await manager.mark_started(task.id)
     await manager.apply_progress(progress(task.id, 50))
-    await manager.complete(task.id, {"pages": []})
-    pages = manager.db.path.parent / "pages"
+    await manager.complete(task.id, result())
+    log = manager.store.log
     report = await run_retention(
-        manager.db, pages, retention=timedelta(days=1), compact_after=timedelta(0)
+        log, tmp_path / "pages", retention=timedelta(days=1), compact_after=timedelta(0)
     )
     assert report.compacted_events == 1 and report.purged_tasks == 0
+    assert await log.read_since(0, manager.epoch) is None  # a hole now lies below the floor
     report = await run_retention(
-        manager.db, pages, retention=timedelta(0), compact_after=timedelta(0)
+        log, tmp_path / "pages", retention=timedelta(0), compact_after=timedelta(0)
     )
     assert report.purged_tasks == 1
-    async with manager.db.read() as conn:
-        assert await repo.get_task(conn, task.id) is None
-        assert await repo.get_task(conn, active.id) is not None  # nothing active is touched
-        floor = int(await repo.get_meta(conn, "purge_floor") or 0)
-        last = await repo.events_since(conn, 0)
+    assert await manager.store.tasks.get(task.id) is None
+    assert await manager.store.tasks.get(active.id) is not None  # nothing active is touched
+    floor = log.floor()
+    last = await logged_since(manager, floor)
     assert floor == hub(manager).seen[-1].seq
-    assert [e.task.id for e in last] == [active.id]
+    assert last == []  # the active task's only event is below the floor (seq 2)
     newer, _ = await manager.create(new_task())
     assert newer.version > floor  # seqs never go back after a purge
+    reopened = type(log)(log._writer, log._reader)  # type: ignore[attr-defined]
+    await reopened.open()  # the floor and the head outlive the process
+    assert (reopened.floor(), reopened.head(), reopened.epoch) == (
+        floor,
+        newer.version,
+        manager.epoch,
+    )
 
 
 async def test_recovery_gives_a_snapshot_when_the_log_was_purged_past_since(
-    manager: TaskManager,
+    manager: TaskManager, tmp_path: Path
 ) -> None:
     from ocrlive.ws.recovery import RecoveryService
 
     task, _ = await manager.create(new_task())
     await manager.mark_started(task.id)
-    await manager.complete(task.id, {"pages": []})
-    service = RecoveryService(manager.db, manager.epoch, snapshot_finished=10)
+    await manager.complete(task.id, result())
+    store = manager.store
+    service = RecoveryService(store.log, store.tasks, snapshot_finished=10)
     kept = await service.recover(None, 1, manager.epoch)
     assert kept is not None and kept.recovered and [e.seq for e in kept.events] == [2, 3]
-    pages = manager.db.path.parent / "pages"
-    await run_retention(manager.db, pages, retention=timedelta(0), compact_after=timedelta(0))
+    await run_retention(
+        store.log, tmp_path / "pages", retention=timedelta(0), compact_after=timedelta(0)
+    )
     lost = await service.recover(None, 1, manager.epoch)
     assert lost is not None and not lost.recovered and lost.events == []
     assert lost.snapshot == [] and lost.seq == 3
@@ -175,8 +200,7 @@ async def test_concurrent_changes_share_commits_and_keep_seq_order(manager: Task
     assert all(isinstance(r, InvalidState) for r in results)
     seqs = [e.seq for e in hub(manager).seen]
     assert seqs == list(range(1, len(seqs) + 1))
-    async with manager.db.read() as conn:
-        logged = await repo.events_since(conn, 0)
-        rows = {i: await repo.get_task(conn, i) for i in ids}
+    logged = await logged_since(manager, 0)
+    rows = {i: await manager.store.tasks.get(i) for i in ids}
     assert [e.seq for e in logged] == seqs
     assert all(row is not None and row.status == "processing" for row in rows.values())

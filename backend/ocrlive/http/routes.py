@@ -1,4 +1,4 @@
-"""The one URL table of ocrlive."""
+"""The URL table of the HTTP API and the page shell."""
 
 from __future__ import annotations
 
@@ -7,21 +7,15 @@ from pathlib import Path
 from aiohttp import web
 
 from ocrlive.http import pages, tasks
-from ocrlive.keys import WS
-from ocrlive.ws import view
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
-async def websocket(request: web.Request) -> web.StreamResponse:
-    return await view.handle(request, request.app[WS])
-
-
 def setup_routes(app: web.Application) -> None:
+    """The HTTP routes; app.py adds GET /api/ws beside them (ws/view.py)."""
     app.router.add_get("/", pages.index)
     app.router.add_get("/api/health", tasks.health)
     app.router.add_get("/api/status", tasks.status)
-    app.router.add_get("/api/ws", websocket)
     app.router.add_post("/api/tasks", tasks.create_task)
     app.router.add_get("/api/tasks", tasks.list_tasks)
     app.router.add_get("/api/tasks/{task_id}", tasks.get_task)

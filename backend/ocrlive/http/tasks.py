@@ -10,21 +10,18 @@ from aiohttp import web
 
 from ocrlive import __version__
 from ocrlive.errors import InvalidRequest, NotFound, NotReady
-from ocrlive.events import COMPLETED
+from ocrlive.events import TaskStatus
 from ocrlive.http.uploads import receive_upload
-from ocrlive.keys import MANAGER, POOL, RUNNER, SETTINGS, WS, uptime
-from ocrlive.store import repo
+from ocrlive.keys import MANAGER, POOL, RUNNER, SETTINGS, STORE, WS, uptime
+from ocrlive.store.base import TaskFilter
 from ocrlive.tasks.manager import NewTask
-
-LIST_FILTERS = ("active", "finished", "all")
 
 
 async def create_task(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     key = request.headers.get("Idempotency-Key", "").strip()[:200] or None
     if key is not None:
-        async with request.app[MANAGER].db.read() as conn:
-            existing = await repo.find_by_idempotency_key(conn, key)
+        existing = await request.app[STORE].tasks.find_by_idempotency_key(key)
         if existing is not None:
             return web.json_response({"task": existing.to_json()}, status=200)
     request.app[RUNNER].check_capacity()  # before reading a body that would be refused
@@ -41,11 +38,10 @@ async def create_task(request: web.Request) -> web.Response:
 
 async def list_tasks(request: web.Request) -> web.Response:
     which = request.query.get("status", "all")
-    if which not in LIST_FILTERS:
+    if which not in TaskFilter.__members__.values():
         raise InvalidRequest("status must be active, finished or all")
     limit = _int_query(request, "limit", 500, 1, 5000)
-    async with request.app[MANAGER].db.read() as conn:
-        tasks = await repo.list_tasks(conn, which, limit)
+    tasks = await request.app[STORE].tasks.list(TaskFilter(which), limit)
     return web.json_response({"tasks": [t.to_json() for t in tasks]})
 
 
@@ -64,15 +60,13 @@ async def get_task(request: web.Request) -> web.Response:
 
 
 async def get_result(request: web.Request) -> web.Response:
-    manager = request.app[MANAGER]
-    task = await manager.get(request.match_info["task_id"])
-    if task.status != COMPLETED:
+    task = await request.app[MANAGER].get(request.match_info["task_id"])
+    if task.status != TaskStatus.COMPLETED:
         raise NotReady(f"The task is {task.status}; its result is not ready")
-    async with manager.db.read() as conn:
-        result = await repo.get_result(conn, task.id)
+    result = await request.app[STORE].tasks.result(task.id)
     if result is None:
         raise NotFound("The result of this task was purged")
-    return web.json_response(result)
+    return web.json_response(dict(result))
 
 
 async def get_page(request: web.Request) -> web.FileResponse:

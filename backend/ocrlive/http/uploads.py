@@ -18,7 +18,7 @@ from pathlib import Path
 from aiohttp import BodyPartReader, web
 
 from ocrlive.errors import EmptyFile, FileTooLarge, InvalidRequest, UnsupportedType
-from ocrlive.events import DOCUMENT_TYPES, PRIORITIES
+from ocrlive.events import DocumentType, Priority
 from ocrlive.ocr.documents import sniff_content_type
 
 PATIENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/ ]{0,63}$")
@@ -44,7 +44,7 @@ class Received:
 class Upload:
     patient_id: str
     document_type: str
-    priority: str
+    priority: Priority
     filename: str
     content_type: str
     size: int
@@ -85,15 +85,15 @@ def _build(fields: dict[str, str], received: Received | None) -> Upload:
     if not PATIENT_ID_RE.match(patient_id):
         raise InvalidRequest("patient_id is required: letters, digits, - _ . / and spaces")
     document_type = fields.get("document_type", "")
-    if document_type not in DOCUMENT_TYPES:
-        raise InvalidRequest(f"document_type must be one of: {', '.join(DOCUMENT_TYPES)}")
-    priority = fields.get("priority") or "normal"
-    if priority not in PRIORITIES:
+    if document_type not in DocumentType.__members__.values():
+        raise InvalidRequest(f"document_type must be one of: {', '.join(DocumentType)}")
+    priority = fields.get("priority") or Priority.NORMAL
+    if priority not in Priority.__members__.values():
         raise InvalidRequest("priority must be normal or urgent")
     digest = received.sha256
     final = received.tmp.parent.parent / digest[:2] / (digest + EXTENSIONS[received.content_type])
     return Upload(
-        patient_id, document_type, priority, received.filename, received.content_type,
+        patient_id, document_type, Priority(priority), received.filename, received.content_type,
         received.size, digest, final,
     )  # fmt: skip
 

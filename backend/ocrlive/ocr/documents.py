@@ -19,11 +19,9 @@ from types import TracebackType
 import pypdfium2 as pdfium
 from PIL import Image, ImageOps
 
+from ocrlive.events import TaskErrorCode
+
 from .types import (
-    TOO_MANY_PAGES,
-    TOO_MANY_PIXELS,
-    UNREADABLE_DOCUMENT,
-    UNSUPPORTED_TYPE,
     OcrFailure,
 )
 
@@ -130,14 +128,14 @@ class _Limits:
     def check_pages(self, count: int) -> None:
         if count > self.max_pages:
             raise OcrFailure(
-                TOO_MANY_PAGES,
+                TaskErrorCode.TOO_MANY_PAGES,
                 f"The document has {count} pages; at most {self.max_pages} can be read.",
             )
 
     def check_pixels(self, number: int, width: int, height: int) -> None:
         if width * height > self.max_pixels:
             raise OcrFailure(
-                TOO_MANY_PIXELS,
+                TaskErrorCode.TOO_MANY_PIXELS,
                 f"Page {number} is {width} x {height} pixels, more than the "
                 f"{self.max_pixels:,} allowed.",
             )
@@ -201,7 +199,9 @@ class _ImageDocument(Document):
                     limits.check_pixels(index + 1, *self._image.size)
         except Image.DecompressionBombError as exc:
             self.close()
-            raise OcrFailure(TOO_MANY_PIXELS, f"The image is too large: {exc}") from exc
+            raise OcrFailure(
+                TaskErrorCode.TOO_MANY_PIXELS, f"The image is too large: {exc}"
+            ) from exc
         except _DECODE_ERRORS as exc:
             self.close()
             raise _unreadable(exc) from exc
@@ -219,7 +219,9 @@ class _ImageDocument(Document):
                     self._image.load()
                     page = _to_rgb(_upright(self._image))
             except Image.DecompressionBombError as exc:
-                raise OcrFailure(TOO_MANY_PIXELS, f"The image is too large: {exc}") from exc
+                raise OcrFailure(
+                    TaskErrorCode.TOO_MANY_PIXELS, f"The image is too large: {exc}"
+                ) from exc
             except _DECODE_ERRORS as exc:
                 raise _unreadable(exc, index + 1) from exc
             yield page
@@ -258,11 +260,13 @@ def _sniff_or_fail(path: str | Path) -> str:
     except OSError as exc:
         raise _unreadable(exc) from exc
     if content_type is None:
-        raise OcrFailure(UNSUPPORTED_TYPE, "The file is not a PNG, JPEG, TIFF or PDF document.")
+        raise OcrFailure(
+            TaskErrorCode.UNSUPPORTED_TYPE, "The file is not a PNG, JPEG, TIFF or PDF document."
+        )
     return content_type
 
 
 def _unreadable(exc: BaseException, page: int | None = None) -> OcrFailure:
     where = f"page {page} of the document" if page else "the document"
     detail = str(exc) or type(exc).__name__
-    return OcrFailure(UNREADABLE_DOCUMENT, f"Could not read {where}: {detail}")
+    return OcrFailure(TaskErrorCode.UNREADABLE_DOCUMENT, f"Could not read {where}: {detail}")

@@ -29,9 +29,10 @@ import numpy.typing as npt
 import yaml
 from PIL import Image
 
+from ocrlive.events import Stage, TaskErrorCode
+
 from .documents import open_document
 from .types import (
-    ENGINE_ERROR,
     EngineConfig,
     OcrFailure,
     OcrJob,
@@ -99,7 +100,7 @@ class Engine:
         except (OcrFailure, TaskCancelled):
             raise
         except Exception as exc:
-            raise OcrFailure(ENGINE_ERROR, f"The OCR engine failed: {exc!r}") from exc
+            raise OcrFailure(TaskErrorCode.ENGINE_ERROR, f"The OCR engine failed: {exc!r}") from exc
 
     def _read(self, job: OcrJob, report: ProgressSink) -> OcrResult:
         cfg = self.config
@@ -210,7 +211,7 @@ class _Tracker:
     report: ProgressSink
     _lines_reported: int = 0
 
-    def _send(self, stage: str, page: int, within: float, message: str, **lines: int) -> None:
+    def _send(self, stage: Stage, page: int, within: float, message: str, **lines: int) -> None:
         share = 100 / max(self.pages_total, 1)
         progress = round(min(100.0, (max(page, 1) - 1 + within) * share), 2)
         self.report(
@@ -221,13 +222,15 @@ class _Tracker:
         return f"Page {page} of {self.pages_total}"
 
     def loading_document(self) -> None:
-        self._send("loading", 0, 0.0, f"Opening the document ({_count(self.pages_total, 'page')})")
+        self._send(
+            Stage.LOADING, 0, 0.0, f"Opening the document ({_count(self.pages_total, 'page')})"
+        )
 
     def loading_page(self, page: int) -> None:
-        self._send("loading", page, 0.0, f"{self._prefix(page)}: preparing the page")
+        self._send(Stage.LOADING, page, 0.0, f"{self._prefix(page)}: preparing the page")
 
     def detecting(self, page: int) -> None:
-        self._send("detecting", page, _DETECT_AT, f"{self._prefix(page)}: detecting text")
+        self._send(Stage.DETECTING, page, _DETECT_AT, f"{self._prefix(page)}: detecting text")
 
     def recognizing(self, page: int, done: int, total: int) -> None:
         step = max(1, math.ceil(total / _RECOGNIZE_REPORTS))
@@ -239,13 +242,13 @@ class _Tracker:
             message = f"{self._prefix(page)}: no text found"
         else:
             message = f"{self._prefix(page)}: recognizing text ({done} of {total} lines)"
-        self._send("recognizing", page, within, message, lines_done=done, lines_total=total)
+        self._send(Stage.RECOGNIZING, page, within, message, lines_done=done, lines_total=total)
 
     def done(self, lines: int) -> None:
         pages = _count(self.pages_total, "page")
         message = f"Done: {_count(lines, 'line')} of text on {pages}"
         self.report(
-            Progress(self.task_id, "done", 100.0, message, self.pages_total, self.pages_total)
+            Progress(self.task_id, Stage.DONE, 100.0, message, self.pages_total, self.pages_total)
         )
 
 

@@ -12,8 +12,8 @@ import signal
 import time
 from pathlib import Path
 
+from ocrlive.events import Stage, TaskErrorCode
 from ocrlive.ocr.types import (
-    UNREADABLE_DOCUMENT,
     EngineConfig,
     OcrFailure,
     OcrJob,
@@ -54,16 +54,15 @@ class FakeEngine:
 
     def read(self, job: OcrJob, report: ProgressSink) -> OcrResult:
         data = _head(job.path)
-        report(Progress(job.task_id, "loading", 0.0, "Opening the document", 0, 1))
+        report(Progress(job.task_id, Stage.LOADING, 0.0, "Opening the document", 0, 1))
         self._misbehave(data)
         steps, delay = (SLOW_STEPS, SLOW_STEP_S) if b"SLOW" in data else (STEPS, self.step_seconds)
         for done in range(1, steps + 1):
             time.sleep(delay)
             percent = round(100.0 * done / (steps + 1), 1)
-            report(
-                Progress(job.task_id, "recognizing", percent, "Reading the text", 1, 1, done, steps)
-            )
-        report(Progress(job.task_id, "done", 100.0, "Done", 1, 1, steps, steps))
+            message = "Reading the text"
+            report(Progress(job.task_id, Stage.RECOGNIZING, percent, message, 1, 1, done, steps))
+        report(Progress(job.task_id, Stage.DONE, 100.0, "Done", 1, 1, steps, steps))
         return self._result(data)
 
     def _misbehave(self, data: bytes) -> None:
@@ -73,7 +72,7 @@ class FakeEngine:
         if b"CRASH" in data:
             os.kill(os.getpid(), signal.SIGKILL)
         if b"FAIL" in data:
-            raise OcrFailure(UNREADABLE_DOCUMENT, "The fake engine was told to fail.")
+            raise OcrFailure(TaskErrorCode.UNREADABLE_DOCUMENT, "The fake engine was told to fail.")
         if b"BOOM" in data:
             raise RuntimeError("the fake engine exploded")
 
@@ -101,4 +100,6 @@ def _head(path: str) -> bytes:
     try:
         return Path(path).read_bytes()[:4096]
     except OSError as exc:
-        raise OcrFailure(UNREADABLE_DOCUMENT, f"The file cannot be opened: {exc}") from exc
+        raise OcrFailure(
+            TaskErrorCode.UNREADABLE_DOCUMENT, f"The file cannot be opened: {exc}"
+        ) from exc

@@ -6,9 +6,8 @@ and a replacement is spawned the moment one is taken out of service.
 
 How messages are read and deaths seen is ocrlive.ocr.worker.WorkerProcess's
 business: a reader thread per worker posts every message, then EXITED, to the
-loop. The pool only ever finalizes a worker on EXITED plus a reaped exit code,
-so a result sent just before a death is never lost; a watchdog on exitcode
-covers a child whose pipe outlives it (held open by a grandchild).
+loop. Spawning, retiring and reaping workers is pool_workers.py's (a base class);
+this module schedules jobs and handles the workers' messages.
 All of this module runs in the event loop thread.
 """
 
@@ -22,6 +21,7 @@ import os
 from collections import deque
 from collections.abc import Callable
 
+from ocrlive.events import TaskErrorCode, WorkerState
 from ocrlive.ocr.pool_state import (
     PoolClosed,
     TaskTimedOut,
@@ -32,8 +32,8 @@ from ocrlive.ocr.pool_state import (
     _Worker,
     describe,
 )
+from ocrlive.ocr.pool_workers import CLOSED_PIPE_GRACE_S, WATCH_INTERVAL_S, WorkerLifecycle
 from ocrlive.ocr.types import (
-    ENGINE_ERROR,
     EngineConfig,
     OcrFailure,
     OcrJob,
@@ -50,7 +50,6 @@ from ocrlive.ocr.worker import (
     RunJob,
     StartFailed,
     Stop,
-    WorkerProcess,
     thread_env,
 )
 
@@ -58,15 +57,10 @@ __all__ = ["OcrPool", "PoolClosed", "TaskTimedOut", "WorkerCrashed", "WorkerStar
 
 log = logging.getLogger(__name__)
 
-WATCH_INTERVAL_S = 0.25
-RETIRE_GRACE_S = 10.0  # a recycled worker is idle: Stop should end it in milliseconds
-CLOSED_PIPE_GRACE_S = 1.0  # a child that closed its pipe but lingers is of no use
 REAP_TIMEOUT_S = 5.0
-BACKOFF_FIRST_S = 1.0
-BACKOFF_MAX_S = 60.0
 
 
-class OcrPool:
+class OcrPool(WorkerLifecycle):
     def __init__(
         self,
         *,
@@ -109,10 +103,6 @@ class OcrPool:
     @property
     def busy(self) -> int:
         return sum(1 for w in self._workers() if w.pending is not None)
-
-    @property
-    def _closing(self) -> bool:
-        return self._close_done is not None
 
     # --- lifecycle ----------------------------------------------------------
 
@@ -157,7 +147,7 @@ class OcrPool:
                 slot.respawn.cancel()
         workers = self._workers()
         for worker in workers:
-            worker.state = "stopping"
+            worker.state = WorkerState.STOPPING
             worker.proc.send(Stop())
         await self._wait_exits(workers, grace)
         for worker in workers:
@@ -225,18 +215,20 @@ class OcrPool:
 
     def _dispatch(self) -> None:
         while self._queue and not self._closing:
-            idle = [s.worker for s in self._slots if s.worker and s.worker.state == "idle"]
+            idle = [
+                s.worker for s in self._slots if s.worker and s.worker.state == WorkerState.IDLE
+            ]
             if not idle:
                 return
             self._assign(idle[0], self._queue.popleft())
 
     def _assign(self, worker: _Worker, pending: _Pending) -> None:
         pending.seq, pending.worker = next(self._seq), worker
-        worker.pending, worker.state = pending, "busy"
+        worker.pending, worker.state = pending, WorkerState.BUSY
         if not worker.proc.send(RunJob(pending.seq, pending.job)):
             # It died since its last message. Not the document's fault: the job
             # goes back first in line and the death is handled as any other.
-            pending.worker, worker.pending, worker.state = None, None, "stopping"
+            pending.worker, worker.pending, worker.state = None, None, WorkerState.STOPPING
             self._queue.appendleft(pending)
             self._kill(worker)
             return
@@ -266,7 +258,9 @@ class OcrPool:
         if result is not None and error is None:
             pending.future.set_result(result)
         else:
-            pending.future.set_exception(error or OcrFailure(ENGINE_ERROR, "no result"))
+            pending.future.set_exception(
+                error or OcrFailure(TaskErrorCode.ENGINE_ERROR, "no result")
+            )
 
     # --- messages from workers ----------------------------------------------
 
@@ -294,8 +288,8 @@ class OcrPool:
         worker.slot.failures, worker.slot.last_error = 0, None
         if not self.versions:
             self.versions = dict(message.versions)
-        if worker.state == "starting":
-            worker.state = "idle"
+        if worker.state == WorkerState.STARTING:
+            worker.state = WorkerState.IDLE
         self._notify()
         self._dispatch()
 
@@ -320,135 +314,11 @@ class OcrPool:
         if end.cancelled:  # by cancel() (then _settle says so), or by close()'s Stop
             error = PoolClosed("the OCR pool closed") if self._closing else TaskCancelled()
         self._settle(pending, end.result, error)
-        if worker.state == "busy":
-            worker.state = "idle"
+        if worker.state == WorkerState.BUSY:
+            worker.state = WorkerState.IDLE
             if worker.tasks_done >= self._max_tasks or end.rss_mb > self._max_rss_mb:
                 self._retire(worker, kill=False)
         self._dispatch()
-
-    # --- workers ------------------------------------------------------------
-
-    def _workers(self) -> list[_Worker]:
-        return [slot.worker for slot in self._slots if slot.worker] + self._retiring
-
-    def _spawn(self, slot: _Slot) -> None:
-        assert self._loop is not None
-        loop, slot.respawn = self._loop, None
-        worker = _Worker(slot, loop.create_future())
-
-        def post(message: object) -> None:  # called in the reader thread
-            loop.call_soon_threadsafe(self._on_message, worker, message)
-
-        name = f"ocrlive-ocr-{slot.index}"
-        try:
-            worker.proc = WorkerProcess(self._ctx, self._factory, self._config, name, post)
-        except OSError as exc:
-            self._start_failed(slot, f"cannot start an OCR worker: {exc}")
-            return
-        self._set_timer(worker, "start", self._start_timeout, self._on_start_timeout, worker)
-        slot.worker = worker
-        self._notify()
-
-    def _on_start_timeout(self, worker: _Worker) -> None:
-        worker.start_error = f"the OCR engine was not ready after {self._start_timeout:g}s"
-        self._kill(worker)
-
-    def _start_failed(self, slot: _Slot, message: str) -> None:
-        assert self._loop is not None
-        slot.failures += 1
-        slot.restarts += 1
-        slot.last_error = message
-        delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (slot.failures - 1))
-        log.error("OCR worker %d failed to start: %s (retry in %gs)", slot.index, message, delay)
-        slot.respawn = self._loop.call_later(delay, self._spawn, slot)
-        self._notify()
-
-    def _retire(self, worker: _Worker, *, kill: bool) -> None:
-        """Take a worker out of service; its replacement is spawned at once."""
-        slot = worker.slot
-        worker.state = "stopping"
-        if slot.worker is worker:
-            slot.worker = None
-            slot.restarts += 1
-            self._retiring.append(worker)
-            if not self._closing:
-                self._spawn(slot)
-        if kill:
-            self._kill(worker)
-        else:
-            worker.proc.send(Stop())
-            self._set_timer(worker, "kill", RETIRE_GRACE_S, self._kill, worker)
-
-    def _finalize(self, worker: _Worker) -> None:
-        """Reaped and its pipe drained: settle its job and replace it."""
-        worker.finished = True
-        for name in list(worker.timers):
-            self._cancel_timer(worker, name)
-        if worker in self._retiring:
-            self._retiring.remove(worker)
-        self._reaping.append(worker)
-        pending, worker.pending = worker.pending, None
-        if pending is not None:
-            self._settle(pending, None, self._death_error(worker, pending))
-        if worker.slot.worker is worker:
-            worker.slot.worker = None
-            self._replace_dead(worker)
-        worker.exited.set_result(None)
-        self._notify()
-        self._dispatch()
-
-    def _death_error(self, worker: _Worker, pending: _Pending) -> Exception:
-        if self._closing:
-            return PoolClosed("the OCR pool closed while the task ran")
-        text = f"OCR worker {worker.proc.pid} died ({worker.proc.exit_text()})"
-        log.error("%s while reading task %s", text, pending.job.task_id)
-        return WorkerCrashed(f"{text} while reading task {pending.job.task_id}")
-
-    def _replace_dead(self, worker: _Worker) -> None:
-        if self._closing:
-            return
-        exit_text = worker.proc.exit_text()
-        if not worker.ready:
-            self._start_failed(worker.slot, worker.start_error or f"worker exited ({exit_text})")
-            return
-        log.warning("OCR worker %s died (%s); replacing it", worker.proc.pid, exit_text)
-        worker.slot.restarts += 1
-        self._spawn(worker.slot)
-
-    def _on_watch(self) -> None:
-        assert self._loop is not None
-        for worker in self._workers():
-            if worker.proc.exitcode is None:
-                continue
-            if worker.channel_closed:
-                self._finalize(worker)
-            else:
-                worker.proc.stop_reading()  # it drains the pipe, then posts EXITED
-        self._release_exited()
-        self._watch = self._loop.call_later(WATCH_INTERVAL_S, self._on_watch)
-
-    def _release_exited(self) -> None:
-        self._reaping = [worker for worker in self._reaping if not worker.proc.release()]
-
-    def _kill(self, worker: _Worker) -> None:
-        if not worker.finished:
-            worker.proc.kill()
-
-    def _set_timer(
-        self, worker: _Worker, name: str, delay: float, callback: Callable[..., None], *args: object
-    ) -> None:
-        assert self._loop is not None
-        self._cancel_timer(worker, name)
-        worker.timers[name] = self._loop.call_later(delay, callback, *args)
-
-    def _cancel_timer(self, worker: _Worker, name: str) -> None:
-        handle = worker.timers.pop(name, None)
-        if handle is not None:
-            handle.cancel()
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
 
     # --- introspection ------------------------------------------------------
 

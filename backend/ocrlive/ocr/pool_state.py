@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from ocrlive.events import WorkerState
 from ocrlive.ocr.types import OcrJob, OcrResult, Progress
 from ocrlive.ocr.worker import WorkerProcess
 
@@ -51,7 +52,7 @@ class _Slot:
 class _Worker:
     slot: _Slot
     exited: asyncio.Future[None]
-    state: str = "starting"  # starting | idle | busy | stopping
+    state: WorkerState = WorkerState.STARTING
     ready: bool = False
     pending: _Pending | None = None
     tasks_done: int = 0
@@ -70,7 +71,7 @@ def describe(slot: _Slot, worker: _Worker | None) -> dict[str, object]:
     return {
         "slot": slot.index,
         "pid": worker.proc.pid if worker else None,
-        "state": worker.state if worker else "starting",
+        "state": worker.state if worker else WorkerState.STARTING,
         "task_id": pending.job.task_id if pending else None,
         "tasks_done": worker.tasks_done if worker else 0,
         "rss_mb": worker.rss_mb if worker else None,

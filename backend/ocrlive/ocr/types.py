@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NotRequired, Protocol, TypedDict
+
+from ocrlive.events import Stage, TaskErrorCode
 
 
 @dataclass(frozen=True)
@@ -16,12 +18,11 @@ class EngineConfig:
     det_model_name: str
     rec_model_name: str
     threads: int  # intra-op threads per worker; workers x threads = cores
-    # Detection input: longest side scaled down to 1600 px (never up). Same
-    # recall as PaddleOCR's 64/"min" (full resolution) on our test pages, with
-    # 2x less detection time on A4 at 200 dpi and 7x less on 12 MP photos.
-    # PaddleOCR's pipeline defaults: pages are read at their own resolution, which is
-    # what its measured recall on real scans assumes. "max"/1600 is ~2x faster on A4
-    # scans and photos, with the same recall on our drawn pages but untested on real ones.
+    # Detection input: PaddleOCR's pipeline defaults (64/"min": pages are read at their
+    # own resolution), which is what its measured recall on real scans assumes.
+    # "max"/1600 (longest side scaled down to 1600 px) is ~2x faster on A4 at 200 dpi
+    # and ~7x on 12 MP photos, with the same recall on our drawn pages but untested on
+    # real scans; OCRLIVE_DET_LIMIT_TYPE/_SIDE_LEN choose it.
     det_limit_side_len: int = 64
     det_limit_type: str = "min"
     # One line per run: on CPU, padding lines to a batch's widest costs more
@@ -46,7 +47,7 @@ class Progress:
     """A step inside one document, as the engine reports it."""
 
     task_id: str
-    stage: str  # loading | detecting | recognizing | done
+    stage: Stage  # loading | detecting | recognizing | done
     progress: float  # 0..100 for the whole document
     message: str  # readable by a clinician
     page: int  # 1-based page being worked on (0 before the first)
@@ -74,6 +75,34 @@ class OcrPage:
         return "\n".join(line.text for line in self.lines)
 
 
+class LineJson(TypedDict):
+    text: str
+    score: float
+    box: list[list[float]]
+
+
+class PageJson(TypedDict):
+    number: int
+    width: int
+    height: int
+    text: str
+    lines: list[LineJson]
+    image_url: NotRequired[str]  # added by the runner: /api/tasks/{id}/pages/{n}.png
+
+
+class OcrResultJson(TypedDict):
+    text: str
+    score: float
+    engine: dict[str, Any]
+    pages: list[PageJson]
+
+
+class TaskResult(OcrResultJson):
+    """GET /api/tasks/{id}/result, as stored."""
+
+    task_id: str
+
+
 @dataclass(frozen=True)
 class OcrResult:
     pages: list[OcrPage]
@@ -83,33 +112,25 @@ class OcrResult:
     def text(self) -> str:
         return "\n\n".join(page.text for page in self.pages)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> OcrResultJson:
         lines = [line for page in self.pages for line in page.lines]
         score = sum(line.score for line in lines) / len(lines) if lines else 0.0
-        return {
-            "text": self.text,
-            "score": round(score, 4),
-            "engine": self.engine,
-            "pages": [
-                {
-                    "number": p.number,
-                    "width": p.width,
-                    "height": p.height,
-                    "text": p.text,
-                    "lines": [
-                        {"text": ln.text, "score": round(ln.score, 4), "box": ln.box}
-                        for ln in p.lines
-                    ],
-                }
-                for p in self.pages
-            ],
-        }
+        pages = [_page_json(page) for page in self.pages]
+        return {"text": self.text, "score": round(score, 4), "engine": self.engine, "pages": pages}
+
+
+def _page_json(page: OcrPage) -> PageJson:
+    lines: list[LineJson] = [
+        {"text": ln.text, "score": round(ln.score, 4), "box": ln.box} for ln in page.lines
+    ]
+    return {"number": page.number, "width": page.width, "height": page.height,
+            "text": page.text, "lines": lines}  # fmt: skip
 
 
 class OcrFailure(Exception):
     """A document that cannot be read. `code` is part of the public API."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: TaskErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -126,11 +147,3 @@ class ProgressSink(Protocol):
     """What the engine calls at each step. May raise TaskCancelled."""
 
     def __call__(self, progress: Progress) -> None: ...
-
-
-# Codes an OcrFailure may carry (documented in the README).
-UNSUPPORTED_TYPE = "unsupported_type"
-UNREADABLE_DOCUMENT = "unreadable_document"
-TOO_MANY_PIXELS = "too_many_pixels"
-TOO_MANY_PAGES = "too_many_pages"
-ENGINE_ERROR = "engine_error"

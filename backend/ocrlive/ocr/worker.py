@@ -22,8 +22,8 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.context import SpawnContext
 from typing import Protocol
 
+from ocrlive.events import TaskErrorCode
 from ocrlive.ocr.types import (
-    ENGINE_ERROR,
     EngineConfig,
     OcrFailure,
     OcrJob,
@@ -180,7 +180,9 @@ def _run_job(conn: Connection, engine: EngineLike, message: RunJob) -> bool:
         end = JobEnd(message.seq, 0.0, failure=OcrFailure(failure.code, failure.message))
     except Exception as exc:
         log.exception("engine error on task %s", message.job.task_id)
-        end = JobEnd(message.seq, 0.0, failure=OcrFailure(ENGINE_ERROR, short_error(exc)))
+        end = JobEnd(
+            message.seq, 0.0, failure=OcrFailure(TaskErrorCode.ENGINE_ERROR, short_error(exc))
+        )
     _send_end(conn, end)
     return not sink.stop_requested
 
@@ -191,7 +193,9 @@ def _send_end(conn: Connection, end: JobEnd) -> None:
         conn.send(end)
     except (pickle.PicklingError, TypeError, AttributeError) as exc:  # not the pipe: pickling
         log.exception("could not send the result")
-        failure = OcrFailure(ENGINE_ERROR, f"result could not be sent: {short_error(exc)}")
+        failure = OcrFailure(
+            TaskErrorCode.ENGINE_ERROR, f"result could not be sent: {short_error(exc)}"
+        )
         conn.send(JobEnd(end.seq, end.rss_mb, failure=failure))
 
 

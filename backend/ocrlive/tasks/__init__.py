@@ -1,1 +1,2 @@
-"""The task lifecycle: the registry (OcrProgressManager), the queue and the runner."""
+"""The task lifecycle: the registry (TaskManager) and its journal, the queue, the runner
+(Runner), progress coalescing and retention."""

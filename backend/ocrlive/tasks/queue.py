@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
+from ocrlive.events import Priority
+
+_ORDER = (Priority.URGENT, Priority.NORMAL)
+
 
 class TaskQueue:
     def __init__(self) -> None:
-        self._lanes: dict[str, deque[str]] = {"urgent": deque(), "normal": deque()}
+        self._lanes: dict[Priority, deque[str]] = {p: deque() for p in _ORDER}
         self._ready = asyncio.Condition()
 
     def __len__(self) -> int:
@@ -17,15 +21,15 @@ class TaskQueue:
     def __contains__(self, task_id: str) -> bool:
         return any(task_id in lane for lane in self._lanes.values())
 
-    async def put(self, task_id: str, priority: str = "normal") -> None:
+    async def put(self, task_id: str, priority: Priority = Priority.NORMAL) -> None:
         async with self._ready:
-            self._lanes["urgent" if priority == "urgent" else "normal"].append(task_id)
+            self._lanes[priority].append(task_id)
             self._ready.notify()
 
     async def get(self) -> str:
         async with self._ready:
             await self._ready.wait_for(lambda: len(self) > 0)
-            lane = self._lanes["urgent"] or self._lanes["normal"]
+            lane = next(self._lanes[p] for p in _ORDER if self._lanes[p])
             return lane.popleft()
 
     def remove(self, task_id: str) -> bool:

@@ -1,5 +1,5 @@
-"""WebSocketIntegration: queued tasks go to the OCR pool, the worker's reports go to the
-task registry (which stores and publishes them). The OCR code never sees either."""
+"""Runner: queued tasks go to the OCR pool, the worker's reports go to the task
+registry (which stores and publishes them). The OCR code never sees either."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ import contextlib
 import logging
 from pathlib import Path
 
-from ocrlive import events as ev
 from ocrlive.errors import InvalidState, QueueFull, TaskNotFound
-from ocrlive.events import Task
+from ocrlive.events import Priority, Task, TaskErrorCode, TaskStatus
 from ocrlive.ocr.pool import OcrPool, PoolClosed, TaskTimedOut, WorkerCrashed
-from ocrlive.ocr.types import OcrFailure, OcrJob, TaskCancelled
-from ocrlive.store import repo
+from ocrlive.ocr.types import OcrFailure, OcrJob, OcrResultJson, TaskCancelled, TaskResult
 from ocrlive.tasks.manager import NewTask, TaskManager
 from ocrlive.tasks.queue import TaskQueue
 
@@ -53,10 +51,9 @@ class Runner:
     async def recover(self) -> None:
         """After a restart (or a crash of the server) tasks that were processing go back
         to the queue, and every queued task is queued again, oldest first."""
-        async with self.manager.db.read() as conn:
-            unfinished = await repo.unfinished_tasks(conn)
+        unfinished = await self.manager.store.tasks.unfinished()
         for task in unfinished:
-            if task.status == ev.PROCESSING:
+            if task.status == TaskStatus.PROCESSING:
                 message = "Queued again after a server restart"
                 task = await self.manager.requeue(task.id, message)
             await self.queue.put(task.id, task.priority)
@@ -97,7 +94,9 @@ class Runner:
             except Exception:
                 log.exception("task %s: unexpected error in the runner", task_id)
                 with contextlib.suppress(InvalidState, TaskNotFound):
-                    await self.manager.fail(task_id, "engine_error", "Unexpected server error")
+                    await self.manager.fail(
+                        task_id, TaskErrorCode.ENGINE_ERROR, "Unexpected server error"
+                    )
 
     async def _run_one(self, task_id: str) -> None:
         task = await self.manager.mark_started(task_id)
@@ -110,7 +109,7 @@ class Runner:
             await self._finish_failed(task_id, exc.code, exc.message)
         except TaskTimedOut:
             message = "The document took too long to read; its worker was stopped"
-            await self._finish_failed(task_id, ev.TIMEOUT, message)
+            await self._finish_failed(task_id, TaskErrorCode.TIMEOUT, message)
         except WorkerCrashed:
             await self._after_crash(task)
         else:
@@ -118,26 +117,25 @@ class Runner:
                 await self.manager.complete(task_id, self._result_json(task_id, result.to_json()))
 
     async def _job(self, task: Task) -> OcrJob:
-        async with self.manager.db.read() as conn:
-            path = await repo.get_task_file(conn, task.id)
+        path = await self.manager.store.tasks.file_path(task.id)
         if path is None:
             raise TaskNotFound(task.id)
         return OcrJob(task_id=task.id, path=path, pages_dir=str(self.pages_dir / task.id))
 
-    def _result_json(self, task_id: str, result: dict[str, object]) -> dict[str, object]:
-        for page in result.get("pages", []):  # type: ignore[attr-defined]
+    def _result_json(self, task_id: str, result: OcrResultJson) -> TaskResult:
+        for page in result["pages"]:
             page["image_url"] = f"/api/tasks/{task_id}/pages/{page['number']}.png"
         return {"task_id": task_id, **result}
 
-    async def _finish_failed(self, task_id: str, code: str, message: str) -> None:
+    async def _finish_failed(self, task_id: str, code: TaskErrorCode, message: str) -> None:
         with contextlib.suppress(InvalidState):
             await self.manager.fail(task_id, code, message)
 
     async def _after_crash(self, task: Task) -> None:
         if task.attempts >= MAX_CRASH_ATTEMPTS:
             message = "The OCR worker crashed on this document twice"
-            await self._finish_failed(task.id, ev.WORKER_CRASHED, message)
+            await self._finish_failed(task.id, TaskErrorCode.WORKER_CRASHED, message)
             return
         with contextlib.suppress(InvalidState):
             task = await self.manager.requeue(task.id, "The OCR worker stopped; trying again")
-            await self.queue.put(task.id, "urgent")
+            await self.queue.put(task.id, Priority.URGENT)

@@ -5,22 +5,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from ocrlive.ocr.types import Progress
 
 log = logging.getLogger(__name__)
 
-if TYPE_CHECKING:
-    from ocrlive.tasks.manager import TaskManager
+Emit = Callable[[Progress], Coroutine[Any, Any, None]]
 
 
 class ProgressThrottle:
     """Coalesces progress per task: the first report goes out at once, later ones at
-    most every `interval`, always the newest; a terminal event drops what is pending."""
+    most every `interval`, always the newest; a terminal event drops what is pending.
+    `emit` stores one (TaskManager.apply_progress)."""
 
-    def __init__(self, manager: TaskManager, interval: float) -> None:
-        self._manager = manager
+    def __init__(self, emit: Emit, interval: float) -> None:
+        self._emit_one = emit
         self._interval = interval
         self._last: dict[str, float] = {}
         self._pending: dict[str, Progress] = {}
@@ -47,7 +48,7 @@ class ProgressThrottle:
 
     def _emit(self, progress: Progress, now: float) -> None:
         self._last[progress.task_id] = now
-        job = asyncio.get_running_loop().create_task(self._manager.apply_progress(progress))
+        job = asyncio.get_running_loop().create_task(self._emit_one(progress))
         self._inflight.add(job)
         job.add_done_callback(self._done)
 

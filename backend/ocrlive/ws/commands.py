@@ -1,40 +1,42 @@
-"""The client commands: subscribe, unsubscribe, ack, ping."""
+"""The client commands, listed in one explicit table (COMMANDS) that the view imports:
+subscribe, unsubscribe, ack, ping, each with its schema."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ocrlive.ws.connection import Connection
 from ocrlive.ws.hub import event_frame
 from ocrlive.ws.outbox import Frame
-from ocrlive.ws.protocol import TOPIC_RE, Field, WsError, command, result_frame
+from ocrlive.ws.protocol import TOPIC_RE, Command, Field, WsError, WsErrorCode, result_frame
+from ocrlive.ws.services import WsServices
 
-if TYPE_CHECKING:
-    from ocrlive.ws.connection import Connection
-    from ocrlive.ws.view import WsServices
+# Far above any seq: a hold released with it drops everything it held.
+_DROP_ALL = 2**62
 
 
-@command(
-    "subscribe",
-    topic=Field((str,)),
-    since=Field((int,), required=False, nullable=True),
-    epoch=Field((str,), required=False, nullable=True),
-)
 async def subscribe(
     services: WsServices, conn: Connection, msg: dict[str, Any]
 ) -> dict[str, Any] | None:
     topic: str = msg["topic"]
     if not TOPIC_RE.match(topic):
-        raise WsError("invalid_topic", "topic must be 'tasks' or 'task:<id>'")
+        raise WsError(WsErrorCode.INVALID_TOPIC, "topic must be 'tasks' or 'task:<id>'")
     task_id = topic.removeprefix("task:") if topic != "tasks" else None
     # Live events are held from before the log is read, so none falls between the
     # replay and the live stream; release() drops those the replay already sent.
     conn.hold(topic)
     services.hub.subscribe(topic, conn)
-    rec = await services.recovery.recover(task_id, msg.get("since"), msg.get("epoch"))
-    if rec is None:
-        services.hub.unsubscribe(topic, conn)
-        conn.release(topic, 2**62)
-        raise WsError("not_found", f"No task with id {task_id!r}")
+    try:
+        rec = await services.recovery.recover(task_id, msg.get("since"), msg.get("epoch"))
+        if rec is None:
+            raise WsError(WsErrorCode.NOT_FOUND, f"No task with id {task_id!r}")
+    except BaseException:
+        if topic in conn.subscriptions:  # it was subscribed before: its stream goes on
+            conn.release(topic, 0)
+        else:
+            services.hub.unsubscribe(topic, conn)
+            conn.release(topic, _DROP_ALL)
+        raise
     conn.subscriptions.add(topic)
     payload = {"topic": topic, "recovered": rec.recovered, "seq": rec.seq}
     payload |= {"epoch": services.recovery.epoch, "snapshot": rec.snapshot}
@@ -47,24 +49,37 @@ async def subscribe(
     return None
 
 
-@command("unsubscribe", topic=Field((str,)))
 async def unsubscribe(
     services: WsServices, conn: Connection, msg: dict[str, Any]
 ) -> dict[str, Any]:
     topic = msg["topic"]
     if topic not in conn.subscriptions:
-        raise WsError("not_subscribed", f"Not subscribed to {str(topic)[:80]!r}")
+        raise WsError(WsErrorCode.NOT_SUBSCRIBED, f"Not subscribed to {str(topic)[:80]!r}")
     conn.subscriptions.discard(topic)
     services.hub.unsubscribe(topic, conn)
     return {"topic": topic}
 
 
-@command("ack", seq=Field((int,)))
 async def ack(services: WsServices, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
     conn.last_ack = max(conn.last_ack, msg["seq"])
     return {"seq": conn.last_ack}
 
 
-@command("ping")
 async def ping(services: WsServices, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
     return {"pong": True}
+
+
+_SUBSCRIBE = {
+    "topic": Field((str,)),
+    "since": Field((int,), required=False, nullable=True),
+    "epoch": Field((str,), required=False, nullable=True),
+}
+COMMANDS: dict[str, Command] = {
+    cmd.type: cmd
+    for cmd in (
+        Command("subscribe", _SUBSCRIBE, subscribe),
+        Command("unsubscribe", {"topic": Field((str,))}, unsubscribe),
+        Command("ack", {"seq": Field((int,))}, ack),
+        Command("ping", {}, ping),
+    )
+}

@@ -3,10 +3,9 @@
 Only the view's handler reads a socket. Publishing never awaits a client: a frame is
 written straight to the transport while nothing is queued and the transport is below
 its high-water mark; otherwise it goes to a bounded outbox that a writer task (started
-on demand) drains with backpressure. This reaches into aiohttp's WebSocket writer
-(`_writer.transport`, `protocol._paused`), which is why aiohttp is pinned below 3.15.
-A client whose outbox overflows is closed with CLOSE_TOO_SLOW and resumes later with
-`since`.
+on demand) drains with backpressure. The raw writes go through ws/transport.py's
+SocketWriter, the one place that knows aiohttp's internals. A client whose outbox
+overflows is closed with CloseCode.TOO_SLOW and resumes later with `since`.
 """
 
 from __future__ import annotations
@@ -23,15 +22,10 @@ from aiohttp import web
 
 from ocrlive.events import utcnow
 from ocrlive.ws.outbox import Frame, Outbox
+from ocrlive.ws.protocol import CloseCode
+from ocrlive.ws.transport import SocketWriter
 
 log = logging.getLogger(__name__)
-
-CLOSE_GOING_AWAY = 1001
-CLOSE_UNAUTHORIZED = 4001
-CLOSE_AUTH_TIMEOUT = 4002
-CLOSE_POLICY = 4003
-CLOSE_RATE_LIMITED = 4008
-CLOSE_TOO_SLOW = 4009
 
 _ids = itertools.count(1)
 
@@ -46,13 +40,14 @@ class ConnectionInfo:
 
 class Connection:
     __slots__ = (
-        "_closer", "_closing", "_holding", "_room", "_writer", "id", "info", "last_ack",
-        "last_id", "outbox", "sent", "subscriptions", "ws",
+        "_closer", "_closing", "_holding", "_room", "_socket", "_writer", "id", "info",
+        "last_ack", "last_id", "outbox", "sent", "subscriptions", "ws",
     )  # fmt: skip
 
     def __init__(self, ws: web.WebSocketResponse, info: ConnectionInfo, outbox_limit: int) -> None:
         self.id = next(_ids)
         self.ws = ws
+        self._socket = SocketWriter(ws)
         self.info = info
         self.outbox = Outbox(outbox_limit)
         self.subscriptions: set[str] = set()
@@ -77,39 +72,31 @@ class Connection:
             return
         self.outbox.push(frame)
         if self.outbox.overflowing:
-            self.close_soon(CLOSE_TOO_SLOW, "too slow")
+            self.close_soon(CloseCode.TOO_SLOW, "too slow")
         elif self._writer is None:
             self._writer = asyncio.create_task(self._drain(), name=f"ws-writer-{self.id}")
 
     def _write_now(self, frame: Frame) -> bool:
         """Write at once while the transport is below its high-water mark (the common
-        case): no task switch per client per event. aiohttp's writer is bypassed, so
-        this needs compression off (it is, see ws.view)."""
-        writer = self.ws._writer
-        if writer is None or writer.transport.is_closing() or writer.protocol._paused:
+        case): no task switch per client per event."""
+        if not self._socket.writable:
             return False
-        transport = writer.transport
-        transport.write(frame.wire)
+        self._socket.write(frame.wire)
         self.sent += 1
         return True
 
     async def _drain(self) -> None:
         """Send what is queued, in few writes, waiting whenever the transport is above
         its high-water mark; ends when the outbox is empty."""
-        writer = self.ws._writer
         try:
             while self.outbox:
-                if writer is None or writer.transport.is_closing():
-                    raise ConnectionResetError("the socket is closing")
-                transport = writer.transport
                 wires: list[bytes] = []
                 while len(wires) < 256 and (frame := self.outbox.pop()) is not None:
                     wires.append(frame.wire)
-                transport.write(b"".join(wires))
+                self._socket.write(b"".join(wires))
                 self.sent += len(wires)
                 self._make_room()
-                if writer.protocol._paused:
-                    await writer.protocol._drain_helper()
+                await self._socket.drain()
         except (ConnectionError, RuntimeError):
             self._closing = True
         finally:
@@ -136,7 +123,7 @@ class Connection:
         if held is None:
             self.send(frame)
         elif len(held) >= self.outbox.limit:
-            self.close_soon(CLOSE_TOO_SLOW, "too slow")
+            self.close_soon(CloseCode.TOO_SLOW, "too slow")
         else:
             held.append(frame)
 
@@ -149,7 +136,7 @@ class Connection:
             if frame.seq > after_seq:
                 self.send(frame)
 
-    def close_soon(self, code: int, reason: str) -> None:
+    def close_soon(self, code: CloseCode, reason: str) -> None:
         if not self._closing:
             self._closing = True
             self.outbox.clear()
@@ -158,7 +145,7 @@ class Connection:
             # Kept on self: the loop holds tasks weakly, and this one must finish.
             self._closer = asyncio.get_running_loop().create_task(self.close(code, reason))
 
-    async def close(self, code: int, reason: str) -> None:
+    async def close(self, code: CloseCode, reason: str) -> None:
         """Close now. A client that stopped reading may block the close handshake, so the
         transport is aborted when the close frame cannot go out promptly."""
         self._closing = True
@@ -174,9 +161,7 @@ class Connection:
             raise
 
     def _abort(self) -> None:
-        transport = getattr(self.ws._writer, "transport", None)
-        if transport is not None:
-            transport.abort()
+        self._socket.abort()
 
     async def stop_writer(self) -> None:
         writer = self._writer
@@ -220,6 +205,6 @@ class ConnectionManager:
     async def close_all(self) -> None:
         """On shutdown every socket is closed with 1001 so clients reconnect."""
         conns = list(self._connections.values())
-        await asyncio.gather(*(c.close(CLOSE_GOING_AWAY, "server shutting down") for c in conns),
-                             return_exceptions=True)  # fmt: skip
+        closing = (c.close(CloseCode.GOING_AWAY, "server shutting down") for c in conns)
+        await asyncio.gather(*closing, return_exceptions=True)
         self._connections.clear()

@@ -1,11 +1,12 @@
-"""Topics and their subscribers. An event is serialized once per topic for all."""
+"""Topics and their subscribers: the Publisher that tasks/ hands committed events to
+(app.py wires it). An event is serialized once per topic for all."""
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING
 
-from ocrlive.events import PROGRESS, Event
+from ocrlive.events import Event, EventType, Publisher
 from ocrlive.ws.outbox import Frame
 
 if TYPE_CHECKING:
@@ -23,11 +24,11 @@ def event_frame(topic: str, event: Event, task_json: str, *, collapsible: bool =
         f'{{"type":"event","topic":{json.dumps(topic)},"seq":{event.seq},'
         f'"event":"{event.type}","task":{task_json}}}'
     )
-    key = (topic, event.task.id) if collapsible and event.type == PROGRESS else None
+    key = (topic, event.task.id) if collapsible and event.type == EventType.PROGRESS else None
     return Frame(text=text, seq=event.seq, key=key)
 
 
-class Hub:
+class Hub(Publisher):
     def __init__(self) -> None:
         self._topics: dict[str, dict[int, Connection]] = {}
         self.published = 0

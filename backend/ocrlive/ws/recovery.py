@@ -1,8 +1,9 @@
-"""ErrorRecoveryService: what a (re)subscribing client missed, or a fresh snapshot.
+"""RecoveryService: what a (re)subscribing client missed, or a fresh snapshot.
 
-Positions are (epoch, seq). Events after `since` are replayed from the SQLite event
-log when the log still holds all of them (nothing after `since` was purged) and the
-epoch matches; otherwise the client gets `recovered: false` and must take the snapshot.
+Positions are (epoch, seq). Events after `since` are replayed from the event log when
+the log can say exactly what followed (same epoch, nothing after `since` purged: see
+EventLog.read_since); otherwise the client gets `recovered: false` and must take the
+snapshot.
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ocrlive.events import Event
-from ocrlive.store import repo
-from ocrlive.store.db import Database
+from ocrlive.store.base import EventLog, TaskStore
 
-PURGE_FLOOR_KEY = "purge_floor"
 MAX_REPLAY = 5000  # past this a snapshot is cheaper than a replay, for both sides
 
 
@@ -28,42 +27,36 @@ class Recovery:
 
 
 class RecoveryService:
-    def __init__(self, db: Database, epoch: str, snapshot_finished: int) -> None:
-        self.db = db
-        self.epoch = epoch
+    def __init__(self, log: EventLog, tasks: TaskStore, snapshot_finished: int) -> None:
+        self.log = log
+        self.tasks = tasks
         self.snapshot_finished = snapshot_finished
+
+    @property
+    def epoch(self) -> str:
+        return self.log.epoch
 
     async def recover(
         self, task_id: str | None, since: int | None, epoch: str | None
     ) -> Recovery | None:
         """None when `task_id` names no task."""
-        async with self.db.read() as conn:
-            head = await repo.head_seq(conn)
-            if task_id is None:
-                snapshot: Any = [t.to_json() for t in await self._all_tasks(conn)]
-            else:
-                task = await repo.get_task(conn, task_id)
-                if task is None:
-                    return None
-                snapshot = task.to_json()
-            if since == head and epoch == self.epoch:
-                # Up to date (a reconnect storm after a restart is mostly this): any
-                # newer event is published after the caller started holding them.
-                return Recovery(snapshot, True, head, [], head)
-            if not await self._can_replay(conn, since, epoch, head):
-                return Recovery(snapshot, False, head, [], head)
-            assert since is not None
-            missed = await repo.events_since(conn, since, task_id, limit=MAX_REPLAY + 1)
-        if len(missed) > MAX_REPLAY:
+        head = self.log.head()
+        snapshot = await self._snapshot(task_id)
+        if snapshot is None:
+            return None
+        if since == head and epoch == self.log.epoch:
+            # Up to date (a reconnect storm after a restart is mostly this): any
+            # newer event is published after the caller started holding them.
+            return Recovery(snapshot, True, head, [], head)
+        missed = await self.log.read_since(since, epoch, task_id=task_id, limit=MAX_REPLAY + 1)
+        if missed is None or len(missed) > MAX_REPLAY:
             return Recovery(snapshot, False, head, [], head)
+        assert since is not None
         last = missed[-1].seq if missed else since
         return Recovery(snapshot, True, max(last, head), missed, last)
 
-    async def _all_tasks(self, conn: Any) -> list[Any]:
-        return await repo.snapshot_tasks(conn, self.snapshot_finished)
-
-    async def _can_replay(self, conn: Any, since: int | None, epoch: str | None, head: int) -> bool:
-        if since is None or epoch != self.epoch or since > head:
-            return False
-        floor = int(await repo.get_meta(conn, PURGE_FLOOR_KEY) or 0)
-        return since >= floor
+    async def _snapshot(self, task_id: str | None) -> Any:
+        if task_id is None:
+            return [t.to_json() for t in await self.tasks.snapshot(self.snapshot_finished)]
+        task = await self.tasks.get(task_id)
+        return task.to_json() if task is not None else None

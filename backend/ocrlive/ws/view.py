@@ -4,62 +4,33 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
 
-from ocrlive import __version__
 from ocrlive.errors import RateLimited
-from ocrlive.http.auth import Authenticator, check_origin
-from ocrlive.ratelimit import SlidingWindow, TokenBucket
-from ocrlive.store.repo import head_seq
-from ocrlive.ws import commands as _commands  # noqa: F401  (registers the commands)
-from ocrlive.ws.connection import (
-    CLOSE_AUTH_TIMEOUT,
-    CLOSE_POLICY,
-    CLOSE_RATE_LIMITED,
-    CLOSE_UNAUTHORIZED,
-    Connection,
-    ConnectionInfo,
-    ConnectionManager,
-)
-from ocrlive.ws.hub import Hub
+from ocrlive.http.auth import check_origin  # the people engineer moves this (identity/)
+from ocrlive.ratelimit import TokenBucket
+from ocrlive.ws.commands import COMMANDS
+from ocrlive.ws.connection import Connection, ConnectionInfo
 from ocrlive.ws.outbox import Frame
 from ocrlive.ws.protocol import (
     MAX_FRAME,
+    CloseCode,
     WsError,
+    WsErrorCode,
     check_id,
     error_frame,
     parse,
     result_frame,
     validate,
-)
-from ocrlive.ws.recovery import RecoveryService
+)  # fmt: skip
+from ocrlive.ws.services import WsServices
 
 log = logging.getLogger(__name__)
 
 AUTH_TIMEOUT = 10.0
 MAX_ERRORS = 100  # protocol errors tolerated on one connection before it is closed
 MAX_REJECTED = 200  # messages refused by the rate limit before the connection is closed
-
-
-@dataclass
-class WsServices:
-    hub: Hub
-    recovery: RecoveryService
-    connections: ConnectionManager
-    auth: Authenticator
-    connect_limit: SlidingWindow
-    failure_limit: SlidingWindow
-    heartbeat: float
-    outbox_limit: int
-    message_rate: float
-
-    def hello(self, head: int) -> str:
-        return json.dumps({
-            "type": "hello", "server": "ocrlive", "version": __version__,
-            "epoch": self.recovery.epoch, "seq": head, "heartbeat": self.heartbeat,
-        })  # fmt: skip
 
 
 async def handle(request: web.Request, services: WsServices) -> web.StreamResponse:
@@ -75,7 +46,7 @@ async def handle(request: web.Request, services: WsServices) -> web.StreamRespon
     ws = web.WebSocketResponse(heartbeat=services.heartbeat, max_msg_size=MAX_FRAME, compress=False)
     await ws.prepare(request)
     if preauth is False:
-        await ws.close(code=CLOSE_UNAUTHORIZED, message=b"unauthorized")
+        await ws.close(code=CloseCode.UNAUTHORIZED, message=b"unauthorized")
         return ws
     if preauth is None and not await _message_auth(ws, services, address):
         return ws
@@ -102,13 +73,13 @@ async def _message_auth(ws: web.WebSocketResponse, services: WsServices, address
     try:
         msg = await ws.receive(timeout=AUTH_TIMEOUT)
     except TimeoutError:
-        await ws.close(code=CLOSE_AUTH_TIMEOUT, message=b"auth timeout")
+        await ws.close(code=CloseCode.AUTH_TIMEOUT, message=b"auth timeout")
         return False
     token = _auth_token(msg.data) if msg.type == WSMsgType.TEXT else None
     if token is not None and services.auth.check_token(token):
         return True
     services.failure_limit.hit(address)
-    await ws.close(code=CLOSE_UNAUTHORIZED, message=b"unauthorized")
+    await ws.close(code=CloseCode.UNAUTHORIZED, message=b"unauthorized")
     return False
 
 
@@ -129,17 +100,11 @@ async def _serve(
     conn = Connection(ws, info, services.outbox_limit)
     services.connections.register(conn)
     try:
-        conn.send(Frame(services.hello(await _head(services))))
+        conn.send(Frame(services.hello()))
         await _read_loop(ws, conn, services)
     finally:
         services.hub.drop(conn)
         await services.connections.unregister(conn)
-
-
-async def _head(services: WsServices) -> int:
-    # Its own frame: the read connection must not live on in _serve for the socket's life.
-    async with services.recovery.db.read() as db:
-        return await head_seq(db)
 
 
 async def _read_loop(ws: web.WebSocketResponse, conn: Connection, services: WsServices) -> None:
@@ -147,33 +112,42 @@ async def _read_loop(ws: web.WebSocketResponse, conn: Connection, services: WsSe
     errors = rejected = 0
     async for msg in ws:
         if msg.type != WSMsgType.TEXT:
-            conn.send(Frame(error_frame(None, "invalid_json", "Send JSON text frames")))
+            conn.send(Frame(error_frame(None, WsErrorCode.INVALID_JSON, "Send JSON text frames")))
             errors += 1
         elif not bucket.allow():
             rejected += 1
-            conn.send(Frame(error_frame(None, "rate_limited", "Too many messages")))
+            conn.send(Frame(error_frame(None, WsErrorCode.RATE_LIMITED, "Too many messages")))
         elif not await _dispatch(msg.data, conn, services):
             errors += 1
         if errors > MAX_ERRORS or rejected > MAX_REJECTED:
-            code = CLOSE_POLICY if errors > MAX_ERRORS else CLOSE_RATE_LIMITED
-            await conn.close(code, "too many errors" if code == CLOSE_POLICY else "rate limited")
+            code = CloseCode.POLICY if errors > MAX_ERRORS else CloseCode.RATE_LIMITED
+            reason = "too many errors" if code == CloseCode.POLICY else "rate limited"
+            await conn.close(code, reason)
             return
 
 
 async def _dispatch(text: str, conn: Connection, services: WsServices) -> bool:
-    """Run one client message; False when it was refused with an error."""
+    """Run one client message; False when it was refused with an error. A handler that
+    raises is a bug of ours, not the client's: it is logged and answered with
+    `internal_error`, and the socket stays open."""
     msg_id = None
     try:
         message = parse(text)
         msg_id = message.get("id")
         if message.get("type") == "auth":
-            raise WsError("already_authenticated", "This connection is authenticated")
-        cmd = validate(message)
+            message_text = "This connection is authenticated"
+            raise WsError(WsErrorCode.ALREADY_AUTHENTICATED, message_text)
+        cmd = validate(message, COMMANDS)
         conn.last_id = check_id(message, conn.last_id)
         reply = await cmd.handler(services, conn, message)
     except WsError as exc:
         conn.send(Frame(error_frame(msg_id, exc.code, exc.message)))
         return False
+    except Exception:
+        log.exception("WebSocket command failed on connection %d: %.200s", conn.id, text)
+        error = error_frame(msg_id, WsErrorCode.INTERNAL_ERROR, "Internal server error")
+        conn.send(Frame(error))
+        return True
     if reply is not None:
         conn.send(Frame(result_frame(message["id"], reply)))
     return True

@@ -1,27 +1,29 @@
-// Shapes from docs/protocol.md. Kept in one place so the client core and the UI agree.
+// Shapes from docs/protocol.md. Kept in one place so the client core and the UI agree;
+// the enums themselves come from the backend (vocabulary.ts is generated).
+import {
+  DOCUMENT_TYPE_VALUES,
+  FINISHED_STATUSES,
+  type DocumentType,
+  type Priority,
+  type TaskStage,
+  type TaskStatus,
+} from "./vocabulary";
 
-export const TASK_STATUSES = ["queued", "processing", "completed", "failed", "cancelled"] as const;
-export type TaskStatus = (typeof TASK_STATUSES)[number];
+export { TASK_STATUSES } from "./vocabulary";
+export type { DocumentType, Priority, TaskStage, TaskStatus };
 
-export type TaskStage =
-  | "queued"
-  | "loading"
-  | "detecting"
-  | "recognizing"
-  | "done"
-  | "failed"
-  | "cancelled";
+const DOCUMENT_TYPE_LABELS: Record<DocumentType, string> = {
+  caution_card: "Caution card",
+  referral_letter: "Referral letter",
+  lab_report: "Lab report",
+  discharge_summary: "Discharge summary",
+  other: "Other",
+};
 
-export const DOCUMENT_TYPES = [
-  { value: "caution_card", label: "Caution card" },
-  { value: "referral_letter", label: "Referral letter" },
-  { value: "lab_report", label: "Lab report" },
-  { value: "discharge_summary", label: "Discharge summary" },
-  { value: "other", label: "Other" },
-] as const;
-export type DocumentType = (typeof DOCUMENT_TYPES)[number]["value"];
-
-export type Priority = "normal" | "urgent";
+export const DOCUMENT_TYPES = DOCUMENT_TYPE_VALUES.map((value) => ({
+  value,
+  label: DOCUMENT_TYPE_LABELS[value],
+}));
 
 export interface CodedError {
   code: string;
@@ -74,11 +76,7 @@ export interface OcrResult {
   pages: OcrPage[];
 }
 
-export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set([
-  "completed",
-  "failed",
-  "cancelled",
-]);
+export const TERMINAL_STATUSES: ReadonlySet<string> = FINISHED_STATUSES;
 
 export function isTerminal(status: TaskStatus): boolean {
   return TERMINAL_STATUSES.has(status);

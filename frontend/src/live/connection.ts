@@ -2,7 +2,7 @@
 // full-jitter reconnects. It knows nothing about topics; LiveClient builds on its callbacks.
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from "./backoff";
 import type { ClientMessage, EventMessage, HelloMessage, ResultMessage } from "./protocol";
-import { parseServerMessage } from "./protocol";
+import { CLIENT_DROPPED, CloseCode, parseServerMessage } from "./protocol";
 import type { ConnectionInfo } from "./store";
 import { NamedTimers } from "./timers";
 import { SOCKET_OPEN, browserNetwork } from "./transport";
@@ -78,7 +78,7 @@ export class LiveConnection {
     this.started = false;
     this.unwatchNetwork?.();
     this.unwatchNetwork = null;
-    this.closeSocket(1000, "client closed");
+    this.closeSocket(CloseCode.NORMAL, "client closed");
     this.goOffline();
   }
 
@@ -91,7 +91,7 @@ export class LiveConnection {
 
   goUnauthorized(): void {
     this.unauthorized = true;
-    this.closeSocket(1000, "unauthorized");
+    this.closeSocket(CloseCode.NORMAL, "unauthorized");
     this.timers.clear("reconnect");
     this.on.status({ state: "unauthorized", retryAt: null });
   }
@@ -109,7 +109,7 @@ export class LiveConnection {
   }
 
   private connect(): void {
-    this.closeSocket(1000, "replaced");
+    this.closeSocket(CloseCode.NORMAL, "replaced");
     this.timers.clear("reconnect");
     this.on.status({ state: "connecting", retryAt: null });
     let ws: SocketLike;
@@ -162,16 +162,16 @@ export class LiveConnection {
   private handleClose(code: number): void {
     this.teardown();
     this.on.status({ lastCloseCode: code });
-    if (code === 4001) return this.goUnauthorized();
+    if (code === CloseCode.UNAUTHORIZED) return this.goUnauthorized();
     // 1000 is the server's deliberate "do not come back"; the badge offers a manual retry.
-    if (code === 1000 || !this.isNetworkOnline()) return this.goOffline();
+    if (code === CloseCode.NORMAL || !this.isNetworkOnline()) return this.goOffline();
     this.scheduleReconnect();
   }
 
   /** Gives up on a socket that went silent; a half-open TCP close can take minutes. */
   private drop(reason: string): void {
     this.log(`dropping connection: ${reason}`);
-    this.closeSocket(4000, reason);
+    this.closeSocket(CLIENT_DROPPED, reason);
     this.scheduleReconnect();
   }
 
@@ -191,7 +191,7 @@ export class LiveConnection {
   private onNetwork(online: boolean): void {
     if (!this.started || this.unauthorized) return;
     if (!online) {
-      this.closeSocket(1000, "offline");
+      this.closeSocket(CloseCode.NORMAL, "offline");
       return this.goOffline();
     }
     // Back online: try at once instead of waiting out a long backoff.

@@ -3,20 +3,12 @@
 import type { CodedError, Task, TaskStatus } from "../api/types";
 import { TASK_STATUSES } from "../api/types";
 
-export type TaskEventName =
-  | "task.created"
-  | "task.started"
-  | "task.progress"
-  | "task.completed"
-  | "task.failed"
-  | "task.cancelled"
-  | "task.requeued";
+// Close codes and event names as the server defines them (generated from the backend).
+export { CloseCode, TERMINAL_EVENTS, type TaskEventName } from "../api/vocabulary";
+import type { TaskEventName } from "../api/vocabulary";
 
-export const TERMINAL_EVENTS: ReadonlySet<string> = new Set([
-  "task.completed",
-  "task.failed",
-  "task.cancelled",
-]);
+/** Closed by this client to replace a socket that went silent (not a server code). */
+export const CLIENT_DROPPED = 4000;
 
 export interface HelloMessage {
   type: "hello";

@@ -1,0 +1,196 @@
+"""The event log on SQLite: seqs from AUTOINCREMENT's counter, read and written on the
+one writer thread (see store/base.py for what a backend must guarantee)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from dataclasses import dataclass
+
+from ocrlive.events import Event, Task
+from ocrlive.store.base import LogTransaction, Plan, Purged, Writes
+from ocrlive.store.sqlite import rows
+from ocrlive.store.sqlite.reader import Reader
+from ocrlive.store.sqlite.writer import SqliteWriter
+
+EPOCH_KEY = "epoch"
+FLOOR_KEY = "purge_floor"
+# Retention deletes in chunks, each its own transaction, so task changes queued on the
+# writer thread wait at most one chunk (a few ms), never a whole purge.
+COMPACT_CHUNK = 2000
+PURGE_CHUNK = 200
+
+
+class _Transaction(LogTransaction):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.first: int | None = None
+        self.next = 0
+
+    def allocate_seq(self) -> int:
+        if self.first is None:
+            row = self.conn.execute(rows.HEAD).fetchone()
+            self.first = self.next = (int(row[0]) if row else 0) + 1
+        seq, self.next = self.next, self.next + 1
+        return seq
+
+    def get_task(self, task_id: str) -> Task | None:
+        row = self.conn.execute(rows.TASK_BY_ID, (task_id,)).fetchone()
+        return rows.task_from_row(row) if row else None
+
+    def find_by_idempotency_key(self, key: str) -> Task | None:
+        row = self.conn.execute(rows.TASK_BY_KEY, (key,)).fetchone()
+        return rows.task_from_row(row) if row else None
+
+
+@dataclass
+class _Opened:
+    epoch: str
+    head: int
+    floor: int
+
+
+class SqliteEventLog:
+    def __init__(self, writer: SqliteWriter, reader: Reader) -> None:
+        self._writer = writer
+        self._reader = reader
+        self._epoch = ""
+        self._head = 0
+        # Raised on the writer thread before the rows go (see _raise_floor); read on
+        # the loop. An int assignment is atomic, and a floor raised early is only
+        # conservative: a client gets a snapshot where a replay would have done.
+        self._floor = 0
+
+    @property
+    def epoch(self) -> str:
+        return self._epoch
+
+    def head(self) -> int:
+        return self._head
+
+    def floor(self) -> int:
+        return self._floor
+
+    async def open(self) -> None:
+        opened = await self._writer.run(_open)
+        self._epoch, self._head, self._floor = opened.epoch, opened.head, opened.floor
+
+    async def close(self) -> None:
+        await self._writer.close()
+
+    # --- writing ------------------------------------------------------------
+
+    async def append(self, plan: Plan) -> list[Event]:
+        events = await self._writer.run(lambda conn: _write(conn, plan))
+        if events:
+            self._head = events[-1].seq
+        return events
+
+    async def compact(self, finished_before: str) -> int:
+        total = 0
+        while deleted := await self._writer.run(lambda c: self._compact(c, finished_before)):
+            total += deleted
+        return total
+
+    def _compact(self, conn: sqlite3.Connection, before: str) -> int:
+        query = (f"SELECT seq FROM events WHERE type = {rows.PROGRESS} "
+                 f"AND task_id IN ({rows.FINISHED_BEFORE}) ORDER BY seq LIMIT ?")  # fmt: skip
+        seqs = [row[0] for row in conn.execute(query, (before, COMPACT_CHUNK))]
+        if seqs:
+            self._raise_floor(conn, max(seqs))
+            conn.executemany("DELETE FROM events WHERE seq = ?", [(s,) for s in seqs])
+        return len(seqs)
+
+    async def purge(self, finished_before: str) -> Purged:
+        task_ids: list[str] = []
+        orphans: list[str] = []
+        while True:
+            chunk = await self._writer.run(lambda c: self._purge(c, finished_before))
+            if not chunk.task_ids:
+                return Purged(task_ids, orphans)
+            task_ids += chunk.task_ids
+            orphans += chunk.orphan_files
+
+    def _purge(self, conn: sqlite3.Connection, before: str) -> Purged:
+        query = f"SELECT id, file_path FROM tasks WHERE id IN ({rows.FINISHED_BEFORE}) LIMIT ?"
+        doomed = conn.execute(query, (before, PURGE_CHUNK)).fetchall()
+        ids = [task_id for task_id, _ in doomed]
+        if not ids:
+            return Purged([], [])
+        marks = ", ".join("?" for _ in ids)
+        top = conn.execute(f"SELECT max(seq) FROM events WHERE task_id IN ({marks})", ids)
+        self._raise_floor(conn, top.fetchone()[0] or 0)
+        for table, column in (("events", "task_id"), ("results", "task_id"), ("tasks", "id")):
+            conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", ids)
+        paths = sorted({path for _, path in doomed})
+        held = f"SELECT file_path FROM tasks WHERE file_path IN ({', '.join('?' for _ in paths)})"
+        still_used = {row[0] for row in conn.execute(held, paths)}
+        return Purged(ids, [p for p in paths if p not in still_used])
+
+    def _raise_floor(self, conn: sqlite3.Connection, seq: int) -> None:
+        """In the deleting transaction, before the deletes are visible to any reader."""
+        floor = max(self._floor, seq)
+        conn.execute(rows.SET_META, (FLOOR_KEY, str(floor), str(floor)))
+        self._floor = floor
+
+    # --- reading ------------------------------------------------------------
+
+    async def read_since(
+        self, since: int | None, epoch: str | None, *, task_id: str | None = None,
+        limit: int = 100_000,
+    ) -> list[Event] | None:  # fmt: skip
+        if not self._replayable(since, epoch):
+            return None
+        assert since is not None
+        sql = f"{rows.EVENTS_SINCE} ORDER BY seq LIMIT ?"
+        params: list[object] = [since, limit]
+        if task_id is not None:
+            sql = f"{rows.EVENTS_SINCE_OF_TASK} ORDER BY seq LIMIT ?"
+            params = [task_id, *params]
+        found = [rows.event_from_row(*row) for row in await self._reader.all(sql, params)]
+        # Checked again: a purge that committed while we read raised the floor first.
+        return found if self._replayable(since, epoch) else None
+
+    def _replayable(self, since: int | None, epoch: str | None) -> bool:
+        if since is None or epoch != self._epoch:
+            return False
+        return self._floor <= since <= self._head
+
+
+def _open(conn: sqlite3.Connection) -> _Opened:
+    found = conn.execute(rows.GET_META, (EPOCH_KEY,)).fetchone()
+    epoch = found[0] if found else uuid.uuid4().hex[:16]
+    if not found:
+        conn.execute(rows.SET_META, (EPOCH_KEY, epoch, epoch))
+    head = conn.execute(rows.HEAD).fetchone()
+    floor = conn.execute(rows.GET_META, (FLOOR_KEY,)).fetchone()
+    return _Opened(epoch, int(head[0]) if head else 0, int(floor[0]) if floor else 0)
+
+
+def _write(conn: sqlite3.Connection, plan: Plan) -> list[Event]:
+    """On the writer thread, in its transaction: the plan, then its rows, each kind as
+    one executemany."""
+    tx = _Transaction(conn)
+    writes = plan(tx)
+    given = [e.seq for e in writes.events]
+    if given != list(range(tx.first or 0, tx.next)):
+        raise RuntimeError(f"events must carry the seqs the log allocated, got {given[:5]}")
+    _store(conn, writes)
+    return writes.events
+
+
+def _store(conn: sqlite3.Connection, writes: Writes) -> None:
+    if writes.inserts:
+        conn.executemany(rows.INSERT_TASK, [rows.insert_row(t, s) for t, s in writes.inserts])
+    if writes.updates:
+        conn.executemany(rows.UPDATE_TASK, [rows.update_row(t) for t in writes.updates])
+    if writes.results:
+        ids = [(task_id,) for task_id, _ in writes.results]
+        conn.executemany("DELETE FROM results WHERE task_id = ?", ids)
+        stored = [(task_id, json.dumps(result)) for task_id, result in writes.results]
+        conn.executemany("INSERT INTO results (task_id, result) VALUES (?, ?)", stored)
+    if writes.events:
+        values = [(e.seq, e.task.id, str(e.type), e.task.dumps(), e.task.updated_at)
+                  for e in writes.events]  # fmt: skip
+        conn.executemany(rows.INSERT_EVENT, values)
