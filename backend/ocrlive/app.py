@@ -20,6 +20,7 @@ from ocrlive.http.auth import Authenticator
 from ocrlive.http.middlewares import auth_middleware, errors_middleware
 from ocrlive.http.routes import setup_routes
 from ocrlive.keys import AUTH, MANAGER, POOL, RUNNER, SETTINGS, STARTED_AT, STORE, WS
+from ocrlive.ocr.executor import Executor
 from ocrlive.ocr.pool import OcrPool
 from ocrlive.ratelimit import SlidingWindow
 from ocrlive.settings import Settings
@@ -92,15 +93,24 @@ async def _tasks(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+def build_executor(settings: Settings, engine_factory: str) -> Executor:
+    """The local process pool (default) or the Dask executor (`OCRLIVE_EXECUTOR=dask`)."""
+    if settings.executor == "dask":  # Settings checked that a scheduler is named
+        from ocrlive.ocr.dask_executor import DaskExecutor  # imports distributed: only then
+
+        config = settings.engine_config()
+        return DaskExecutor(settings.dask_scheduler, config, task_timeout=settings.task_timeout)
+    return OcrPool(
+        workers=settings.workers, engine_config=settings.engine_config(),
+        engine_factory=engine_factory, task_timeout=settings.task_timeout,
+        max_tasks_per_worker=settings.max_tasks_per_worker,
+        max_rss_mb=settings.max_worker_rss_mb,
+    )  # fmt: skip
+
+
 def _pool(engine_factory: str):  # type: ignore[no-untyped-def]
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        settings = app[SETTINGS]
-        pool = OcrPool(
-            workers=settings.workers, engine_config=settings.engine_config(),
-            engine_factory=engine_factory, task_timeout=settings.task_timeout,
-            max_tasks_per_worker=settings.max_tasks_per_worker,
-            max_rss_mb=settings.max_worker_rss_mb,
-        )  # fmt: skip
+        pool = build_executor(app[SETTINGS], engine_factory)
         await pool.start()
         app[POOL] = pool
         yield
@@ -113,7 +123,7 @@ async def _runner(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     runner = Runner(
         app[MANAGER], app[POOL], settings.pages_dir, queue_limit=settings.queue_limit,
-        concurrency=settings.workers,
+        concurrency=settings.dask_documents if settings.executor == "dask" else settings.workers,
     )  # fmt: skip
     await runner.start()
     app[RUNNER] = runner

@@ -1,10 +1,11 @@
-"""The `ocrlive` command: serve, migrate, token, ingest."""
+"""The `ocrlive` command: serve, migrate, token, models, ingest, scheduler, worker."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -42,6 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--token", help="access token (default: OCRLIVE_TOKEN or the data folder's)"
     )
     _common(ingest)
+    scheduler = sub.add_parser("scheduler", help="run a Dask scheduler set up for ocrlive")
+    scheduler.add_argument("--host", default="0.0.0.0", help="address to listen on")
+    scheduler.add_argument("--port", type=int, default=8786, help="port (default 8786)")
+    worker = sub.add_parser("worker", help="run OCR worker processes for a Dask scheduler")
+    worker.add_argument("--scheduler", required=True, help="the scheduler, tcp://host:8786")
+    worker.add_argument("--nworkers", type=int, default=1, help="worker processes (default 1)")
+    worker.add_argument(
+        "--nthreads", type=int, help="engine threads per process (default: cores / nworkers)"
+    )
+    worker.add_argument("--gpu", action="store_true", help="read on the GPU (ONNX Runtime CUDA)")
+    worker.add_argument("--name", default="", help="worker name prefix (default: host name)")
+    _common(worker)
     return parser
 
 
@@ -53,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(
             host=getattr(args, "host", None), port=getattr(args, "port", None),
-            data_dir=args.data_dir, workers=getattr(args, "workers", None),
+            data_dir=getattr(args, "data_dir", None), workers=getattr(args, "workers", None),
         )  # fmt: skip
     except ValueError as exc:
         print(f"ocrlive: bad setting: {exc}", file=sys.stderr)
@@ -66,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         migrate(settings.db_path)
         print(f"database at {settings.db_path} is up to date")
         return 0
+    if args.command in ("scheduler", "worker"):
+        return _dask(args, settings)
     if args.command == "token":
         return _print_token(settings)
     if args.command == "models":
@@ -75,6 +90,25 @@ def main(argv: list[str] | None = None) -> int:
     from ocrlive.ingest import ingest
 
     return ingest(args, settings)
+
+
+def _dask(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+
+    from ocrlive.ocr import dask_cluster
+
+    if args.command == "scheduler":
+        asyncio.run(dask_cluster.run_scheduler(args.host, args.port))
+        return 0
+    _ensure_models(settings)
+    cores = os.cpu_count() or 1
+    threads = args.nthreads or max(1, cores // max(1, args.nworkers))
+    device = dask_cluster.gpu_device(args.gpu)
+    config = replace(settings.engine_config(), threads=threads, device=device)
+    engine, name = "ocrlive.ocr.engine:Engine", args.name
+    run = dask_cluster.run_workers
+    asyncio.run(run(args.scheduler, config, processes=args.nworkers, factory=engine, name=name))
+    return 0
 
 
 def _print_token(settings: Settings) -> int:

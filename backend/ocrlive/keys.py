@@ -13,7 +13,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from ocrlive.http.auth import Authenticator
-    from ocrlive.ocr.pool import OcrPool
+    from ocrlive.ocr.executor import Executor
     from ocrlive.settings import Settings
     from ocrlive.store.base import Store
     from ocrlive.tasks.manager import TaskManager
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 STORE: web.AppKey[Store] = web.AppKey("store")
 AUTH: web.AppKey[Authenticator] = web.AppKey("auth")
-POOL: web.AppKey[OcrPool] = web.AppKey("pool")
+POOL: web.AppKey[Executor] = web.AppKey("pool")
 MANAGER: web.AppKey[TaskManager] = web.AppKey("manager")
 RUNNER: web.AppKey[Runner] = web.AppKey("runner")
 WS: web.AppKey[WsServices] = web.AppKey("ws")

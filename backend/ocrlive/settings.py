@@ -44,6 +44,9 @@ SETTINGS_DOC: dict[str, str] = {
     "ws_heartbeat": "Seconds between WebSocket pings.",
     "ws_rate": "Messages per second a WebSocket client may send (burst of twice as many).",
     "connect_rate": "WebSocket connection attempts per minute from one address.",
+    "executor": "`local` (a pool of worker processes here) or `dask` (a Dask cluster).",
+    "dask_scheduler": "The Dask scheduler's address (`tcp://host:8786`) with `executor=dask`.",
+    "dask_documents": "Documents read at once on the Dask executor (their pages spread).",
 }
 
 
@@ -85,6 +88,15 @@ class Settings:
     ws_heartbeat: float = 20.0
     ws_rate: float = 20.0
     connect_rate: int = 60
+    executor: str = "local"
+    dask_scheduler: str = ""
+    dask_documents: int = 4
+
+    def __post_init__(self) -> None:
+        if self.executor not in ("local", "dask"):
+            raise ValueError(f"OCRLIVE_EXECUTOR must be local or dask, not {self.executor!r}")
+        if self.executor == "dask" and not self.dask_scheduler:
+            raise ValueError("OCRLIVE_EXECUTOR=dask needs OCRLIVE_DASK_SCHEDULER (tcp://host:8786)")
 
     @property
     def db_path(self) -> Path:

@@ -12,6 +12,21 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TERMINAL = {"task.completed", "task.failed", "task.cancelled"}
 
 
+async def upload(
+    session: aiohttp.ClientSession, url: str, data: bytes, name: str,
+    patient_id: str = "P-4711", document_type: str = "referral_letter",
+) -> dict[str, Any]:  # fmt: skip
+    """POST /api/tasks as the dashboard does; the accepted task (202)."""
+    form = aiohttp.FormData()
+    form.add_field("patient_id", patient_id)
+    form.add_field("document_type", document_type)
+    form.add_field("file", data, filename=name)
+    async with session.post(f"{url}/api/tasks", data=form) as resp:
+        assert resp.status == 202, await resp.text()
+        task: dict[str, Any] = (await resp.json())["task"]
+        return task
+
+
 def fake_png(behaviour: bytes = b"") -> bytes:
     """Bytes that pass the upload's content check and steer the fake engine."""
     return PNG_MAGIC + behaviour + b"\n" + b"\0" * 64

@@ -17,7 +17,7 @@ from tests.helpers.drawing import (
     word_recall,
     write_pdf,
 )
-from tests.helpers.live import Live
+from tests.helpers.live import Live, upload
 from tests.helpers.server import ServerProcess
 
 pytestmark = pytest.mark.engine
@@ -43,17 +43,6 @@ def png_bytes(image: Any) -> bytes:
     return buf.getvalue()
 
 
-async def post(session: aiohttp.ClientSession, url: str, data: bytes, name: str) -> dict[str, Any]:
-    form = aiohttp.FormData()
-    form.add_field("patient_id", "P-4711")
-    form.add_field("document_type", "referral_letter")
-    form.add_field("file", data, filename=name)
-    async with session.post(f"{url}/api/tasks", data=form) as resp:
-        assert resp.status == 202, await resp.text()
-        task: dict[str, Any] = (await resp.json())["task"]
-        return task
-
-
 async def test_image_and_two_page_pdf_stream_every_event_to_completion(
     server: ServerProcess, tmp_path: Path
 ) -> None:
@@ -64,8 +53,8 @@ async def test_image_and_two_page_pdf_stream_every_event_to_completion(
     async with aiohttp.ClientSession(headers=headers) as session:
         live = await Live.connect(session, f"{server.url}/api/ws")
         await live.subscribe("tasks")
-        image_task = await post(session, server.url, png_bytes(card), "card.png")
-        pdf_task = await post(session, server.url, pdf.read_bytes(), "letter.pdf")
+        image_task = await upload(session, server.url, png_bytes(card), "card.png")
+        pdf_task = await upload(session, server.url, pdf.read_bytes(), "letter.pdf")
         for task in (image_task, pdf_task):
             events = await live.until_terminal(task["id"], timeout=300)
             assert_ordered_lifecycle(events)

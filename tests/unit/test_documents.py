@@ -223,3 +223,27 @@ def test_open_document_reports_type_and_count_before_decoding(tmp_path: Path) ->
     with open_document(pdf, **LIMITS) as document:
         assert document.content_type == PDF
         assert document.page_count == 2
+
+
+@pytest.mark.parametrize("kind", ["pdf", "tiff"])
+def test_one_page_from_the_bytes_is_that_page_of_the_file(tmp_path: Path, kind: str) -> None:
+    """A Dask worker reads page N alone from the document's bytes (no shared disk)."""
+    drawn = [draw_caution_card([f"Page {n}", "x", "y", "z", "w", "v"]) for n in (1, 2, 3)]
+    path = tmp_path / f"doc.{kind}"
+    (write_pdf if kind == "pdf" else write_tiff)(drawn, path)
+    from_file = pages_of(path)
+    with open_document(path.read_bytes(), **LIMITS) as document:
+        assert document.page_count == 3
+        for number in (3, 1, 2):  # in any order, each decoded on its own
+            page = document.page(number)
+            assert page.mode == "RGB"
+            assert page.tobytes() == from_file[number - 1].tobytes()
+
+
+def test_bytes_are_checked_like_a_file() -> None:
+    with pytest.raises(OcrFailure) as caught:
+        open_document(b"just text", **LIMITS)
+    assert caught.value.code == "unsupported_type"
+    with pytest.raises(OcrFailure) as caught:
+        open_document(b"%PDF-1.7 truncated", **LIMITS)
+    assert caught.value.code == "unreadable_document"

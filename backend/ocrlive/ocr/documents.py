@@ -7,6 +7,7 @@ decompression bomb fails fast without allocating its pixels.
 
 from __future__ import annotations
 
+import io
 import math
 import struct
 import sys
@@ -72,6 +73,11 @@ def sniff_file(path: str | Path) -> str | None:
         return sniff_content_type(file.read(SNIFF_BYTES))
 
 
+# A document is read from its path, or from its bytes where there is no shared disk
+# (a page job on a Dask worker on another machine).
+Source = str | Path | bytes
+
+
 class Document:
     """An opened, already validated document whose pages decode one at a time."""
 
@@ -79,6 +85,11 @@ class Document:
     page_count: int
 
     def pages(self) -> Iterator[Image.Image]:
+        for number in range(1, self.page_count + 1):
+            yield self.page(number)
+
+    def page(self, number: int) -> Image.Image:
+        """Page `number` (1-based) as an RGB image; only that page is decoded."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -96,13 +107,13 @@ class Document:
         self.close()
 
 
-def open_document(path: str | Path, *, pdf_dpi: int, max_pages: int, max_pixels: int) -> Document:
-    """Open and validate `path`; raises OcrFailure with a public code."""
-    content_type = _sniff_or_fail(path)
+def open_document(source: Source, *, pdf_dpi: int, max_pages: int, max_pixels: int) -> Document:
+    """Open and validate `source`; raises OcrFailure with a public code."""
+    content_type = _sniff_or_fail(source)
     limits = _Limits(max_pages, max_pixels)
     if content_type == PDF:
-        return _PdfDocument(path, pdf_dpi, limits)
-    return _ImageDocument(path, content_type, limits)
+        return _PdfDocument(source, pdf_dpi, limits)
+    return _ImageDocument(source, content_type, limits)
 
 
 def load_pages(
@@ -142,11 +153,11 @@ class _Limits:
 
 
 class _PdfDocument(Document):
-    def __init__(self, path: str | Path, dpi: int, limits: _Limits) -> None:
+    def __init__(self, source: Source, dpi: int, limits: _Limits) -> None:
         self.content_type = PDF
         self._scale = dpi / 72  # PDF sizes are in points
         try:
-            self._pdf = pdfium.PdfDocument(str(path))
+            self._pdf = pdfium.PdfDocument(source if isinstance(source, bytes) else str(source))
             self.page_count = len(self._pdf)
             limits.check_pages(self.page_count)
             for index in range(self.page_count):
@@ -164,16 +175,15 @@ class _PdfDocument(Document):
         width, height = self._pdf.get_page_size(index)
         return math.ceil(width * self._scale), math.ceil(height * self._scale)
 
-    def pages(self) -> Iterator[Image.Image]:
-        for index in range(self.page_count):
-            try:
-                page = self._pdf[index]
-                bitmap = page.render(scale=self._scale, may_draw_forms=True)
-                image = bitmap.to_pil().convert("RGB")
-                page.close()
-            except _DECODE_ERRORS as exc:
-                raise _unreadable(exc, index + 1) from exc
-            yield image
+    def page(self, number: int) -> Image.Image:
+        try:
+            page = self._pdf[number - 1]
+            bitmap = page.render(scale=self._scale, may_draw_forms=True)
+            image: Image.Image = bitmap.to_pil().convert("RGB")
+            page.close()
+        except _DECODE_ERRORS as exc:
+            raise _unreadable(exc, number) from exc
+        return image
 
     def close(self) -> None:
         pdf = getattr(self, "_pdf", None)
@@ -182,14 +192,15 @@ class _PdfDocument(Document):
 
 
 class _ImageDocument(Document):
-    def __init__(self, path: str | Path, content_type: str, limits: _Limits) -> None:
+    def __init__(self, source: Source, content_type: str, limits: _Limits) -> None:
         self.content_type = content_type
         self._image: Image.Image | None = None
+        file = io.BytesIO(source) if isinstance(source, bytes) else source
         try:
             with warnings.catch_warnings():
                 # We enforce our own pixel limit; PIL's warning adds nothing.
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                self._image = Image.open(path, formats=[_PIL_FORMATS[content_type]])
+                self._image = Image.open(file, formats=[_PIL_FORMATS[content_type]])
                 # Only TIFF pages are pages; extra PNG/JPEG frames are previews.
                 frames: int = getattr(self._image, "n_frames", 1)
                 self.page_count = frames if content_type == TIFF else 1
@@ -209,22 +220,20 @@ class _ImageDocument(Document):
             self.close()
             raise
 
-    def pages(self) -> Iterator[Image.Image]:
+    def page(self, number: int) -> Image.Image:
         assert self._image is not None
-        for index in range(self.page_count):
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                    self._image.seek(index)
-                    self._image.load()
-                    page = _to_rgb(_upright(self._image))
-            except Image.DecompressionBombError as exc:
-                raise OcrFailure(
-                    TaskErrorCode.TOO_MANY_PIXELS, f"The image is too large: {exc}"
-                ) from exc
-            except _DECODE_ERRORS as exc:
-                raise _unreadable(exc, index + 1) from exc
-            yield page
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                self._image.seek(number - 1)
+                self._image.load()
+                return _to_rgb(_upright(self._image))
+        except Image.DecompressionBombError as exc:
+            raise OcrFailure(
+                TaskErrorCode.TOO_MANY_PIXELS, f"The image is too large: {exc}"
+            ) from exc
+        except _DECODE_ERRORS as exc:
+            raise _unreadable(exc, number) from exc
 
     def close(self) -> None:
         if self._image is not None:
@@ -254,9 +263,12 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _sniff_or_fail(path: str | Path) -> str:
+def _sniff_or_fail(source: Source) -> str:
     try:
-        content_type = sniff_file(path)
+        if isinstance(source, bytes):
+            content_type = sniff_content_type(source[:SNIFF_BYTES])
+        else:
+            content_type = sniff_file(source)
     except OSError as exc:
         raise _unreadable(exc) from exc
     if content_type is None:

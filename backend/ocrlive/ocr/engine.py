@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -31,7 +31,7 @@ from PIL import Image
 
 from ocrlive.events import Stage, TaskErrorCode
 
-from .documents import open_document
+from .documents import Source, open_document
 from .types import (
     EngineConfig,
     OcrFailure,
@@ -39,6 +39,7 @@ from .types import (
     OcrLine,
     OcrPage,
     OcrResult,
+    PageJob,
     Progress,
     ProgressSink,
     TaskCancelled,
@@ -57,6 +58,7 @@ _RECOGNIZE_AT = 0.40
 _RECOGNIZE_REPORTS = 10
 _SAME_LINE_PX = 10  # PaddleOCR's SortQuadBoxes tolerance
 
+T = TypeVar("T")
 BgrImage = npt.NDArray[np.uint8]
 Quad = npt.NDArray[Any]
 
@@ -95,12 +97,25 @@ class Engine:
 
     def read(self, job: OcrJob, report: ProgressSink) -> OcrResult:
         """Read every page of `job.path`; `report` may raise TaskCancelled."""
-        try:
-            return self._read(job, report)
-        except (OcrFailure, TaskCancelled):
-            raise
-        except Exception as exc:
-            raise OcrFailure(TaskErrorCode.ENGINE_ERROR, f"The OCR engine failed: {exc!r}") from exc
+        return _guarded(lambda: self._read(job, report))
+
+    def read_page(
+        self, document: Source, job: PageJob, pages_dir: Path, report: ProgressSink
+    ) -> OcrPage:
+        """Read one page of `document` (the same steps as `read`), its image into
+        `pages_dir`; progress is reported as a share of the whole document."""
+        return _guarded(lambda: self._read_one(document, job, pages_dir, report))
+
+    def _read_one(
+        self, document: Source, job: PageJob, pages_dir: Path, report: ProgressSink
+    ) -> OcrPage:
+        cfg = self.config
+        with open_document(
+            document, pdf_dpi=cfg.pdf_dpi, max_pages=cfg.max_pages, max_pixels=cfg.max_pixels
+        ) as opened:
+            tracker = _Tracker(job.task_id, job.pages_total, report)
+            tracker.loading_page(job.number)
+            return self._read_page(job.number, opened.page(job.number), pages_dir, tracker)
 
     def _read(self, job: OcrJob, report: ProgressSink) -> OcrResult:
         cfg = self.config
@@ -161,6 +176,16 @@ class Engine:
                 texts[index] = (str(result["rec_text"]), float(result["rec_score"]))
             on_batch(start + len(batch))
         return texts
+
+
+def _guarded(read: Callable[[], T]) -> T:
+    """OcrFailure and TaskCancelled as they are; anything else is the engine's error."""
+    try:
+        return read()
+    except (OcrFailure, TaskCancelled):
+        raise
+    except Exception as exc:
+        raise OcrFailure(TaskErrorCode.ENGINE_ERROR, f"The OCR engine failed: {exc!r}") from exc
 
 
 def sort_quads(quads: Sequence[Quad]) -> list[Quad]:
@@ -260,9 +285,9 @@ def _runtime_args(config: EngineConfig) -> dict[str, Any]:
     threads = max(1, config.threads)
     if config.engine == "onnxruntime":
         session = {"intra_op_num_threads": threads, "inter_op_num_threads": 1}
-        return {"engine": "onnxruntime", "device": "cpu", "engine_config": session}
+        return {"engine": "onnxruntime", "device": config.device, "engine_config": session}
     if config.engine == "paddle":
-        return {"engine": "paddle", "device": "cpu", "cpu_threads": threads}
+        return {"engine": "paddle", "device": config.device, "cpu_threads": threads}
     raise ValueError(f"Unknown OCR engine {config.engine!r}; use 'onnxruntime' or 'paddle'")
 
 

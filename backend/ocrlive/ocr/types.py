@@ -31,6 +31,8 @@ class EngineConfig:
     pdf_dpi: int = 200
     max_pages: int = 50
     max_pixels: int = 60_000_000
+    # "cpu", or "gpu:N" for ONNX Runtime's CUDA provider (a Dask worker started with --gpu).
+    device: str = "cpu"
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,16 @@ class OcrJob:
     task_id: str
     path: str
     pages_dir: str
+
+
+@dataclass(frozen=True)
+class PageJob:
+    """One page of a document, read on its own: the Dask executor's unit of work.
+    The document's bytes travel beside it (fetched once per worker, not per page)."""
+
+    task_id: str
+    number: int  # 1-based
+    pages_total: int
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from ocrlive.errors import InvalidState, QueueFull, TaskNotFound
 from ocrlive.events import Priority, Task, TaskErrorCode, TaskStatus
-from ocrlive.ocr.pool import OcrPool, PoolClosed, TaskTimedOut, WorkerCrashed
+from ocrlive.ocr.executor import Executor
+from ocrlive.ocr.pool_state import PoolClosed, TaskTimedOut, WorkerCrashed
 from ocrlive.ocr.types import OcrFailure, OcrJob, OcrResultJson, TaskCancelled, TaskResult
 from ocrlive.tasks.manager import NewTask, TaskManager
 from ocrlive.tasks.queue import TaskQueue
@@ -22,7 +23,7 @@ MAX_CRASH_ATTEMPTS = 2  # a document that kills its worker twice is failed, not 
 
 class Runner:
     def __init__(
-        self, manager: TaskManager, pool: OcrPool, pages_dir: Path, *, queue_limit: int,
+        self, manager: TaskManager, pool: Executor, pages_dir: Path, *, queue_limit: int,
         concurrency: int,
     ) -> None:  # fmt: skip
         self.manager = manager

@@ -1,0 +1,85 @@
+"""The processes of a Dask cluster for ocrlive: `ocrlive scheduler` and `ocrlive worker`.
+
+Each worker process is a Dask worker under a Nanny (restarted when it dies) with one
+task thread and the `ocr` resource, so it reads one page at a time, and a plugin that
+loads the OCR engine once when the process starts. Page tasks ask for the `ocr`
+resource: a plain `dask worker` joined to the same scheduler never gets one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from typing import Any
+
+import dask
+from distributed import Nanny, Scheduler
+
+from ocrlive.ocr.dask_worker import ENGINE_RESOURCE, GPU_RESOURCE, EnginePlugin
+from ocrlive.ocr.types import EngineConfig
+from ocrlive.ocr.worker import thread_env
+
+log = logging.getLogger(__name__)
+
+CUDA_PROVIDER = "CUDAExecutionProvider"
+CLOSE_TIMEOUT_S = 10.0
+# A page whose worker dies is run again elsewhere once; a second death fails the task
+# (`worker_crashed`), as a document that kills two local workers does.
+ALLOWED_FAILURES = 1
+
+
+def gpu_device(wanted: bool) -> str:
+    """ "gpu:0" when asked for and ONNX Runtime has its CUDA provider, else "cpu"."""
+    if not wanted:
+        return "cpu"
+    import onnxruntime
+
+    if CUDA_PROVIDER in onnxruntime.get_available_providers():
+        return "gpu:0"
+    log.warning("--gpu: ONNX Runtime has no %s here; reading on the CPU", CUDA_PROVIDER)
+    return "cpu"
+
+
+def worker_resources(device: str) -> dict[str, float]:
+    resources = {ENGINE_RESOURCE: 1.0}
+    if device.startswith("gpu"):
+        resources[GPU_RESOURCE] = 1.0
+    return resources
+
+
+async def run_workers(
+    scheduler: str, config: EngineConfig, *, processes: int, factory: str, name: str = ""
+) -> None:
+    """Start `processes` worker processes and serve until SIGINT/SIGTERM."""
+    # Spawned worker processes inherit this environment before they import numpy.
+    os.environ.update(thread_env(config.threads))
+    base = name or socket.gethostname()
+    resources = worker_resources(config.device)
+    plugins = (EnginePlugin(config, factory),)
+    nannies = [
+        Nanny(scheduler, nthreads=1, resources=resources, plugins=plugins, name=f"{base}-ocr-{n}")
+        for n in range(processes)
+    ]
+    await asyncio.gather(*nannies)
+    print(f"ocrlive worker: {processes} process(es) joined {scheduler}", flush=True)
+    await _until_stopped(*(asyncio.ensure_future(n.finished()) for n in nannies))
+    await asyncio.gather(*(n.close(timeout=CLOSE_TIMEOUT_S) for n in nannies))
+
+
+async def _until_stopped(*finished: asyncio.Future[Any]) -> None:
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    waiters = [asyncio.ensure_future(stop.wait()), *finished]
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+
+
+async def run_scheduler(host: str, port: int) -> None:
+    """A Dask scheduler set up for ocrlive, until SIGINT/SIGTERM."""
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        async with Scheduler(host=host, port=port, dashboard=False) as scheduler:
+            print(f"ocrlive scheduler at {scheduler.address}", flush=True)
+            await _until_stopped(asyncio.ensure_future(scheduler.finished()))

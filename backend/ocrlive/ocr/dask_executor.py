@@ -1,0 +1,290 @@
+"""The Dask executor (`OCRLIVE_EXECUTOR=dask`): documents read as pages on a Dask
+cluster of `ocrlive worker` processes, possibly on other machines.
+
+A document is opened and checked here (type, page count, pixel limits: a bad file
+fails without reaching the cluster), its bytes go to the cluster once as the result
+of a task (no shared disk; each worker fetches one copy however many of its pages it
+reads) and each page becomes one task needing the `ocr` resource. The scheduler spreads them
+over every free worker; the pages come back in any order and are assembled in
+page order. A worker that dies mid-page has its page run elsewhere by the
+scheduler; run with `allowed-failures: 1` (`ocrlive scheduler` sets it), a page
+whose second worker dies too fails the task with `worker_crashed`.
+Progress comes back as Dask events on a topic of this node's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from distributed import Client, Future, as_completed
+from distributed.scheduler import KilledWorker
+
+from ocrlive.events import Stage, TaskErrorCode, WorkerState
+from ocrlive.ocr.dask_worker import (
+    ENGINE_RESOURCE,
+    GPU_RESOURCE,
+    PageOutput,
+    document_bytes,
+    read_page,
+)
+from ocrlive.ocr.documents import open_document
+from ocrlive.ocr.page_progress import DocumentProgress
+from ocrlive.ocr.pool_state import PoolClosed, TaskTimedOut, WorkerCrashed
+from ocrlive.ocr.types import (
+    EngineConfig,
+    OcrFailure,
+    OcrJob,
+    OcrPage,
+    OcrResult,
+    PageJob,
+    Progress,
+    TaskCancelled,
+)
+
+log = logging.getLogger(__name__)
+PROGRESS_FIELDS = frozenset(f.name for f in fields(Progress))
+
+CONNECT_TIMEOUT_S = 30.0
+REFRESH_S = 1.0  # how often the list of workers for /api/status is fetched
+
+
+@dataclass
+class _Document:
+    job: OcrJob
+    progress: DocumentProgress
+    futures: dict[Future[PageOutput], int] = field(default_factory=dict)  # -> page number
+    started: set[int] = field(default_factory=set)
+    reader: asyncio.Future[list[OcrPage]] | None = None
+    holder: Future[bytes] | None = None
+    cancelled: bool = False
+
+
+class DaskExecutor:
+    def __init__(self, scheduler: str, config: EngineConfig, *, task_timeout: float) -> None:
+        self._address, self._config, self._task_timeout = scheduler, config, task_timeout
+        self._client: Client | None = None
+        self._topic = f"ocrlive-progress-{uuid.uuid4().hex}"  # this node's own
+        self._docs: dict[str, _Document] = {}
+        self._workers: dict[str, dict[str, Any]] = {}
+        self._pages_read: Counter[str] = Counter()  # by worker address, for /api/status
+        self._refresh: asyncio.Task[None] | None = None
+        self._closed = False
+        self.versions: dict[str, str] = {}
+
+    @property
+    def size(self) -> int:
+        return len(self._workers)
+
+    @property
+    def busy(self) -> int:
+        return sum(len(d.started) - d.progress.pages_done for d in self._docs.values())
+
+    @property
+    def queue_depth(self) -> int:
+        return sum(len(d.futures) - len(d.started) for d in self._docs.values())
+
+    # --- lifecycle ----------------------------------------------------------
+
+    async def start(self) -> None:
+        self._client = await Client(
+            self._address, asynchronous=True, timeout=CONNECT_TIMEOUT_S, name="ocrlive-node"
+        )
+        self._client.subscribe_topic(self._topic, self._on_event)
+        self._refresh = asyncio.create_task(self._refresh_loop(), name="ocrlive-dask-workers")
+
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        """Until at least one OCR worker has joined the cluster."""
+        async with asyncio.timeout(timeout):
+            while not self._workers:
+                if self._closed:
+                    raise PoolClosed("the Dask executor is closed")
+                await self._fetch_workers()
+                await asyncio.sleep(0.1)
+
+    async def close(self, grace: float = 5.0) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for doc in list(self._docs.values()):
+            if doc.reader:
+                doc.reader.cancel()
+        if self._refresh:
+            self._refresh.cancel()
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._client.close(), grace)
+
+    def _require(self) -> Client:
+        if self._closed:
+            raise PoolClosed("the Dask executor is closed")
+        if self._client is None:
+            raise RuntimeError("start() the Dask executor first")
+        return self._client
+
+    # --- documents ----------------------------------------------------------
+
+    async def run(self, job: OcrJob, on_progress: Callable[[Progress], None]) -> OcrResult:
+        client = self._require()
+        if job.task_id in self._docs:
+            raise ValueError(f"task {job.task_id} is already on the Dask executor")
+        data, pages_total = await asyncio.to_thread(self._load, job.path)
+        doc = _Document(job, DocumentProgress(job.task_id, pages_total, on_progress))
+        self._docs[job.task_id] = doc
+        try:
+            async with asyncio.timeout(self._task_timeout):
+                doc.reader = asyncio.ensure_future(self._read(client, doc, data))
+                pages = await doc.reader
+        except TimeoutError:
+            message = f"task {job.task_id} ran longer than {self._task_timeout:g}s"
+            raise TaskTimedOut(message) from None
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if doc.cancelled and not (task and task.cancelling()):
+                raise TaskCancelled(job.task_id) from None
+            raise
+        finally:
+            del self._docs[job.task_id]
+            await self._release(client, doc)
+        return OcrResult(pages=pages, engine=dict(self.versions))
+
+    def cancel(self, task_id: str) -> bool:
+        doc = self._docs.get(task_id)
+        if doc is None or doc.reader is None or doc.reader.done():
+            return False
+        doc.cancelled = True
+        doc.reader.cancel()
+        return True
+
+    def _load(self, path: str) -> tuple[bytes, int]:
+        """The file's bytes and its page count, once its type and limits are checked."""
+        cfg = self._config
+        with open_document(
+            path, pdf_dpi=cfg.pdf_dpi, max_pages=cfg.max_pages, max_pixels=cfg.max_pixels
+        ) as document:
+            pages = document.page_count
+        return Path(path).read_bytes(), pages
+
+    async def _read(self, client: Client, doc: _Document, data: bytes) -> list[OcrPage]:
+        total, task_id = doc.progress.pages_total, doc.job.task_id
+        source = self._hold(client, task_id, data)
+        for number in range(1, total + 1):
+            key = f"ocrlive-page-{task_id}-{number}-{uuid.uuid4().hex[:8]}"
+            page_job = PageJob(task_id, number, total)
+            future = client.submit(
+                read_page, source, page_job, self._topic, key=key, pure=False,
+                resources={ENGINE_RESOURCE: 1},
+            )  # fmt: skip
+            doc.futures[future] = number
+        doc.holder = source
+        doc.progress.opened()
+        pages: dict[int, OcrPage] = {}
+        async for future in as_completed(list(doc.futures)):
+            number = doc.futures[future]
+            output = await self._page_result(future, number)
+            await asyncio.to_thread(self._save_image, doc.job, number, output.png)
+            pages[number] = output.page
+            self._pages_read[output.worker] += 1
+            self.versions = self.versions or dict(output.versions)
+            doc.progress.page_done(number, len(output.page.lines))
+        return [pages[number] for number in sorted(pages)]
+
+    @staticmethod
+    def _hold(client: Client, task_id: str, data: bytes) -> Future[bytes]:
+        """The document as the result of a task rather than scattered data: a worker
+        fetches it once from a peer, and if every worker holding it dies, the scheduler
+        makes it again from the task (scattered data would be lost with its pages)."""
+        key = f"ocrlive-document-{task_id}-{uuid.uuid4().hex[:8]}"
+        with warnings.catch_warnings():  # "large object in the graph": on purpose
+            warnings.simplefilter("ignore", UserWarning)
+            future: Future[bytes] = client.submit(document_bytes, data, key=key, pure=False)
+        return future
+
+    async def _page_result(self, future: Future[PageOutput], number: int) -> PageOutput:
+        try:
+            output: PageOutput = await future
+        except KilledWorker as exc:
+            message = f"The OCR workers crashed twice on page {number} of this document"
+            raise OcrFailure(TaskErrorCode.WORKER_CRASHED, message) from exc
+        except Exception as exc:
+            if isinstance(exc, OcrFailure):
+                raise
+            if self._closed:
+                raise PoolClosed("the Dask executor closed while the task ran") from exc
+            # The scheduler (or every copy of the document) was lost: read it again.
+            raise WorkerCrashed(f"Dask lost page {number}: {exc!r}") from exc
+        return output
+
+    @staticmethod
+    def _save_image(job: OcrJob, number: int, png: bytes) -> None:
+        folder = Path(job.pages_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"page-{number}.png").write_bytes(png)
+
+    async def _release(self, client: Client, doc: _Document) -> None:
+        pending = [f for f in doc.futures if not f.done()]
+        if pending and not self._closed:
+            with contextlib.suppress(Exception):
+                await client.cancel(pending)
+        for future in doc.futures:
+            future.release()
+        doc.futures.clear()
+        if doc.holder is not None:
+            doc.holder.release()
+
+    def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
+        """A page's progress, from whichever worker reads it (in the event loop)."""
+        try:  # Dask adds the sending worker's address to the message
+            found = {k: v for k, v in event[1].items() if k in PROGRESS_FIELDS}
+            progress = Progress(**(found | {"stage": Stage(str(found.get("stage")))}))
+        except (TypeError, ValueError):
+            log.warning("unreadable progress event on %s: %r", self._topic, event)
+            return
+        doc = self._docs.get(progress.task_id)
+        if doc is not None:
+            doc.started.add(progress.page)
+            doc.progress.page_progress(progress)
+
+    # --- introspection ------------------------------------------------------
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                await self._fetch_workers()
+            await asyncio.sleep(REFRESH_S)
+
+    async def _fetch_workers(self) -> None:
+        client = self._require()
+        assert client.scheduler is not None
+        info = await client.scheduler.identity(n_workers=-1)
+        workers = info.get("workers", {})
+        self._workers = {a: w for a, w in workers.items() if ENGINE_RESOURCE in w["resources"]}
+
+    def status(self) -> list[dict[str, object]]:
+        rows = enumerate(sorted(self._workers.items()))
+        return [_describe(n, a, w, self._pages_read[a]) for n, (a, w) in rows]
+
+
+def _describe(slot: int, address: str, worker: dict[str, Any], pages: int) -> dict[str, object]:
+    metrics = worker.get("metrics", {})
+    return {
+        "slot": slot,
+        "name": worker.get("name"),
+        "address": address,
+        "host": worker.get("host"),
+        "state": WorkerState.BUSY if metrics.get("executing") else WorkerState.IDLE,
+        "device": "gpu" if GPU_RESOURCE in worker.get("resources", {}) else "cpu",
+        "rss_mb": round(metrics.get("memory", 0) / 2**20, 1),
+        "tasks_done": pages,  # pages this node had read there
+        "started_at": None,
+        "restarts": None,
+        "error": None,
+    }

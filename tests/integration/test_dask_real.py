@@ -1,0 +1,152 @@
+"""The Dask executor on a real cluster: `ocrlive scheduler` and two `ocrlive worker`
+processes (one thread each, the real PaddleOCR engine), documents sent as bytes (no
+shared disk), pages spread over both workers and assembled in order, a worker killed
+mid-page, a page that kills two workers, and `ocrlive serve` with OCRLIVE_EXECUTOR=dask."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from distributed import Client
+from tests.helpers.dask_cluster import DaskCluster, kill_worker_running
+from tests.helpers.drawing import (
+    draw_caution_card,
+    draw_page,
+    sample_lines,
+    word_recall,
+    write_pdf,
+)
+from tests.helpers.live import Live, upload
+from tests.helpers.server import ServerProcess
+
+from ocrlive.events import TaskErrorCode
+from ocrlive.ocr.dask_executor import DaskExecutor
+from ocrlive.ocr.types import EngineConfig, OcrFailure, OcrJob, Progress
+
+pytestmark = pytest.mark.engine
+
+PAGE_SIZE = (1654, 1170)  # half an A4 sheet at 200 dpi: six real lines read in seconds
+TOKEN = "dask-token-0123456789"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskCluster]:
+    running = DaskCluster(tmp_path_factory.mktemp("dask"), workers=2, threads=1)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+async def executor(
+    cluster: DaskCluster, engine_config: EngineConfig
+) -> AsyncIterator[DaskExecutor]:
+    cluster.wait_for_workers(2)  # a worker killed by an earlier test is back
+    running = DaskExecutor(cluster.address, engine_config, task_timeout=600)
+    await running.start()
+    await running.wait_ready(timeout=60)
+    yield running
+    await running.close()
+
+
+@pytest.fixture
+async def client(cluster: DaskCluster) -> AsyncIterator[Client]:
+    async with Client(cluster.address, asynchronous=True, timeout=30) as connected:
+        yield connected
+
+
+def page_texts(count: int) -> list[list[str]]:
+    return [sample_lines(6, seed=100 + n) for n in range(count)]
+
+
+def drawn_pdf(folder: Path, texts: list[list[str]]) -> Path:
+    return write_pdf([draw_page(t, PAGE_SIZE) for t in texts], folder / "doc.pdf")
+
+
+async def test_pages_spread_over_both_workers_and_come_back_in_order(
+    executor: DaskExecutor, tmp_path: Path
+) -> None:
+    texts = page_texts(4)
+    pdf = drawn_pdf(tmp_path, texts)
+    reports: list[Progress] = []
+    job = OcrJob("spread", str(pdf), str(tmp_path / "pages"))
+    result = await executor.run(job, reports.append)
+    assert [page.number for page in result.pages] == [1, 2, 3, 4]
+    for page, lines in zip(result.pages, texts, strict=True):
+        assert word_recall("\n".join(lines), page.text) >= 0.8, (page.number, page.text)
+    assert sorted(p.name for p in (tmp_path / "pages").iterdir()) == [
+        f"page-{n}.png" for n in range(1, 5)
+    ]
+    pages_read = {row["address"]: row["tasks_done"] for row in executor.status()}
+    assert len(pages_read) == 2 and all(n >= 1 for n in pages_read.values()), pages_read
+    # One progress bar: never backwards, page counts only up, 100 once, at the end.
+    percents = [p.progress for p in reports]
+    assert percents == sorted(percents) and percents[-1] == 100.0
+    assert [p.stage for p in reports].count("done") == 1 and reports[-1].stage == "done"
+    assert [p.page for p in reports] == sorted(p.page for p in reports)
+    assert result.engine.get("det_model"), result.engine
+
+
+async def test_worker_killed_mid_page_has_its_page_read_elsewhere(
+    executor: DaskExecutor, client: Client, tmp_path: Path
+) -> None:
+    texts = page_texts(3)
+    job = OcrJob("killed", str(drawn_pdf(tmp_path, texts)), str(tmp_path / "pages"))
+    reading = asyncio.create_task(executor.run(job, lambda p: None))
+    await kill_worker_running(client, "ocrlive-page-killed-2-")
+    result = await reading
+    assert [page.number for page in result.pages] == [1, 2, 3]
+    for page, lines in zip(result.pages, texts, strict=True):
+        assert word_recall("\n".join(lines), page.text) >= 0.8, (page.number, page.text)
+
+
+async def test_page_that_kills_two_workers_fails_with_worker_crashed(
+    executor: DaskExecutor, client: Client, tmp_path: Path
+) -> None:
+    card = tmp_path / "card.png"
+    draw_caution_card().save(card)
+    job = OcrJob("twice", str(card), str(tmp_path))
+    reading = asyncio.create_task(executor.run(job, lambda p: None))
+    first = await kill_worker_running(client, "ocrlive-page-twice-1-")
+    second = await kill_worker_running(client, "ocrlive-page-twice-1-")
+    assert first != second
+    with pytest.raises(OcrFailure) as failure:
+        await reading
+    assert failure.value.code == TaskErrorCode.WORKER_CRASHED
+
+
+async def test_serve_with_the_dask_executor_streams_one_task_to_completion(
+    cluster: DaskCluster, tmp_path: Path
+) -> None:
+    cluster.wait_for_workers(2)
+    env = {"OCRLIVE_EXECUTOR": "dask", "OCRLIVE_DASK_SCHEDULER": cluster.address}
+    server = ServerProcess(tmp_path / "data", TOKEN, **env)
+    server.start()
+    texts = page_texts(3)
+    try:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as s:
+            live = await Live.connect(s, f"{server.url}/api/ws")
+            await live.subscribe("tasks")
+            task = await upload(s, server.url, drawn_pdf(tmp_path, texts).read_bytes(), "doc.pdf")
+            events = await live.until_terminal(task["id"], timeout=300)
+            assert events[-1]["event"] == "task.completed", events[-1]
+            progress = [e["task"]["progress"] for e in events if e["event"] == "task.progress"]
+            assert progress == sorted(progress) and len(progress) >= 3
+            async with s.get(f"{server.url}/api/tasks/{task['id']}/result") as resp:
+                result = await resp.json()
+            assert [p["number"] for p in result["pages"]] == [1, 2, 3]
+            assert word_recall("\n".join(texts[2]), result["pages"][2]["text"]) >= 0.8
+            async with s.get(f"{server.url}{result['pages'][1]['image_url']}") as resp:
+                assert resp.status == 200 and (await resp.read()).startswith(b"\x89PNG")
+            async with s.get(f"{server.url}/api/status") as resp:
+                workers = (await resp.json())["workers"]
+            assert len(workers) == 2 and {w["device"] for w in workers} == {"cpu"}
+            await live.close()
+    finally:
+        server.stop()

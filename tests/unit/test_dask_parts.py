@@ -1,0 +1,36 @@
+"""The parts of the Dask executor that need no cluster: choosing the device and the
+resources a worker advertises, and the settings that select the executor."""
+
+from __future__ import annotations
+
+import onnxruntime
+import pytest
+
+from ocrlive.app import build_executor
+from ocrlive.ocr.dask_cluster import CUDA_PROVIDER, gpu_device, worker_resources
+from ocrlive.ocr.dask_executor import DaskExecutor
+from ocrlive.ocr.pool import OcrPool
+from ocrlive.settings import load_settings
+
+
+def test_gpu_workers_advertise_a_gpu_and_every_worker_the_engine() -> None:
+    assert worker_resources("cpu") == {"ocr": 1.0}
+    assert worker_resources("gpu:0") == {"ocr": 1.0, "GPU": 1.0}
+
+
+def test_gpu_is_used_only_where_onnx_runtime_has_cuda(caplog: pytest.LogCaptureFixture) -> None:
+    assert gpu_device(False) == "cpu"
+    has_cuda = CUDA_PROVIDER in onnxruntime.get_available_providers()
+    assert gpu_device(True) == ("gpu:0" if has_cuda else "cpu")
+    assert has_cuda or "reading on the CPU" in caplog.text
+
+
+def test_the_executor_comes_from_the_settings() -> None:
+    local = build_executor(load_settings(environ={}), "ocrlive.ocr.fake:FakeEngine")
+    assert isinstance(local, OcrPool)
+    env = {"OCRLIVE_EXECUTOR": "dask", "OCRLIVE_DASK_SCHEDULER": "tcp://10.0.0.5:8786"}
+    assert isinstance(build_executor(load_settings(environ=env), ""), DaskExecutor)
+    with pytest.raises(ValueError, match="OCRLIVE_DASK_SCHEDULER"):
+        load_settings(environ={"OCRLIVE_EXECUTOR": "dask"})
+    with pytest.raises(ValueError, match="local or dask"):
+        load_settings(environ={"OCRLIVE_EXECUTOR": "celery"})
