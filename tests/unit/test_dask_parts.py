@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import onnxruntime
 import pytest
+from distributed.protocol.serialize import _is_dumpable
 
 from ocrlive.app import build_executor
+from ocrlive.events import Stage
 from ocrlive.ocr.dask_cluster import CUDA_PROVIDER, gpu_device, worker_resources
 from ocrlive.ocr.dask_executor import DaskExecutor
+from ocrlive.ocr.dask_worker import progress_message
 from ocrlive.ocr.pool import OcrPool
+from ocrlive.ocr.types import Progress
 from ocrlive.settings import load_settings
 
 
@@ -23,6 +27,13 @@ def test_gpu_is_used_only_where_onnx_runtime_has_cuda(caplog: pytest.LogCaptureF
     has_cuda = CUDA_PROVIDER in onnxruntime.get_available_providers()
     assert gpu_device(True) == ("gpu:0" if has_cuda else "cpu")
     assert has_cuda or "reading on the CPU" in caplog.text
+
+
+def test_progress_travels_as_a_plain_dask_event() -> None:
+    progress = Progress("t", Stage.RECOGNIZING, 42.5, "Page 2 of 3", 2, 3, 4, 9)
+    message = progress_message(progress)
+    assert _is_dumpable(message)  # what Worker.log_event insists on
+    assert Progress(**message) == progress  # the node rebuilds it (Stage is a StrEnum)
 
 
 def test_the_executor_comes_from_the_settings() -> None:

@@ -74,6 +74,11 @@ class EnginePlugin(WorkerPlugin):
         log.info("OCR engine loaded in %s (%s)", worker.address, self.config.device)
 
 
+def progress_message(progress: Progress) -> dict[str, object]:
+    """As Dask events take it: plain types only (msgpack), so the Stage as its str."""
+    return {k: str(v) if isinstance(v, str) else v for k, v in asdict(progress).items()}
+
+
 def document_bytes(data: bytes) -> bytes:
     """The task whose result is a document: pages depend on it (see DaskExecutor._hold)."""
     return data
@@ -93,7 +98,7 @@ def read_page(document: bytes, job: PageJob, topic: str) -> PageOutput:
         task = worker.state.tasks.get(key)
         if task is None or task.state == "cancelled":  # released by the node
             raise TaskCancelled(progress.task_id)
-        worker.log_event(topic, asdict(progress))
+        worker.log_event(topic, progress_message(progress))
 
     with plugin.lock, tempfile.TemporaryDirectory(prefix="ocrlive-page-") as folder:
         try:
