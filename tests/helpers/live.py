@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -82,6 +83,15 @@ class Live:
             ):
                 await self._receive(timeout)
         return [e for e in self.events if e["task"]["id"] == task_id]
+
+    async def until(
+        self, check: Callable[[dict[str, Any]], bool], timeout: float = 30
+    ) -> dict[str, Any]:
+        """The first event (received so far or next) that passes `check`."""
+        async with asyncio.timeout(timeout):
+            while not any(check(e) for e in self.events):
+                await self._receive(timeout)
+        return next(e for e in self.events if check(e))
 
     async def close(self) -> None:
         await self.ws.close()

@@ -56,3 +56,28 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     assert sorted(SETTINGS_DOC) == sorted(names)
     missing = [n for n in names if f"OCRLIVE_{n.upper()}" not in README]
     assert missing == []
+
+
+def _route_shape(path: str) -> str:
+    return re.sub(r"\{[^}]*\}", "{}", path.split("?")[0])
+
+
+def test_every_api_route_is_documented() -> None:
+    from aiohttp import web
+
+    from ocrlive.http.routes import setup_routes
+
+    app = web.Application()
+    setup_routes(app)
+    listed = {
+        (method, _route_shape(path))
+        for method, path in re.findall(r"`(GET|POST|PUT|DELETE) (/[^` ]*)", PROTOCOL)
+    }
+    routes = {
+        (route.method, _route_shape(route.resource.canonical))
+        for route in app.router.routes()
+        if route.resource is not None
+        and route.resource.canonical.startswith("/api/")
+        and route.method != "HEAD"
+    }
+    assert sorted(routes - listed) == []

@@ -30,6 +30,7 @@ STEPS = 3
 SLOW_STEPS = 100
 SLOW_STEP_S = 0.1
 DEFAULT_TEXT = "fake text"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 BOX = [[0.0, 0.0], [100.0, 0.0], [100.0, 20.0], [0.0, 20.0]]
 
 
@@ -77,6 +78,7 @@ class FakeEngine:
             raise RuntimeError("the fake engine exploded")
 
     def _result(self, data: bytes) -> OcrResult:
+        data = data.removeprefix(PNG_MAGIC)  # tests steer it with text after the magic
         text = data.decode("utf-8", "replace").strip().split("\n")[0][:64] or DEFAULT_TEXT
         page = OcrPage(1, 100, 20, [OcrLine(text, 0.99, [list(p) for p in BOX])])
         threads = os.environ.get("OMP_NUM_THREADS")  # lets tests see the worker's limits

@@ -83,6 +83,13 @@ class Runner:
         await self.queue.put(task.id, task.priority)
         return task
 
+    async def rerun(self, task_id: str) -> Task:
+        """Read a completed document again (the current engine and settings)."""
+        self.check_capacity()
+        task = await self.manager.rerun(task_id)
+        await self.queue.put(task.id, task.priority)
+        return task
+
     async def _loop(self) -> None:
         while True:
             task_id = await self.queue.get()

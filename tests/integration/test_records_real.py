@@ -1,0 +1,145 @@
+"""Documents as records with the real PaddleOCR engine behind `ocrlive serve`: a word on
+page 3 of a PDF is found there, a corrected line is what search and the searchable PDF
+then hold, and a PDF reader's text extraction finds every line inside its box."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pypdfium2 as pdfium
+import pytest
+from tests.helpers.drawing import draw_page, write_pdf
+from tests.helpers.live import Live
+from tests.helpers.server import ServerProcess
+
+pytestmark = pytest.mark.engine
+
+TOKEN = "records-token-0123456789"
+PAGES = [
+    ["Referral letter for the cardiology clinic", "Patient complains of chest pain"],
+    ["Blood pressure 140 over 90", "Heart rate regular"],
+    ["Current medication list", "Takes warfarin every evening", "Signed by the ward doctor"],
+]
+SIZE = (1240, 700)
+DPI = 150  # the PDF's pages are SIZE / DPI inches; the server renders them at OCRLIVE_PDF_DPI
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data = tmp_path_factory.mktemp("records") / "data"
+    proc = ServerProcess(data, TOKEN, OCRLIVE_WORKERS="1", OCRLIVE_PDF_DPI=str(DPI))
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+async def upload_pdf(session: aiohttp.ClientSession, url: str, path: Path, patient: str) -> str:
+    form = aiohttp.FormData()
+    form.add_field("patient_id", patient)
+    form.add_field("document_type", "referral_letter")
+    form.add_field("file", path.read_bytes(), filename=path.name)
+    async with session.post(f"{url}/api/tasks", data=form) as resp:
+        assert resp.status == 202, await resp.text()
+        task_id: str = (await resp.json())["task"]["id"]
+    return task_id
+
+
+async def get_json(session: aiohttp.ClientSession, url: str, **params: Any) -> Any:
+    async with session.get(url, params=params) as resp:
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
+
+
+def normal(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def assert_pdf_text_on_the_boxes(pdf_bytes: bytes, result: dict[str, Any]) -> None:
+    """Every line of the result, on its page, inside its box; nothing else."""
+    pdf = pdfium.PdfDocument(pdf_bytes)
+    assert len(pdf) == len(result["pages"])
+    for page_pdf, page in zip(pdf, result["pages"], strict=True):
+        scale = page_pdf.get_width() / page["width"]
+        height = page_pdf.get_height()
+        textpage = page_pdf.get_textpage()
+        for line in page["lines"]:
+            xs = [x * scale for x, _ in line["box"]]
+            ys = [y * scale for _, y in line["box"]]
+            found = textpage.get_text_bounded(
+                left=min(xs) - 0.5, bottom=height - max(ys) - 0.5,
+                right=max(xs) + 0.5, top=height - min(ys) + 0.5,
+            )  # fmt: skip
+            assert normal(found) == normal(line["text"]), (page["number"], line)
+        everything = normal(textpage.get_text_range())
+        assert everything == normal(" ".join(ln["text"] for ln in page["lines"]))
+
+
+async def test_search_correct_and_export_a_real_three_page_pdf(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    pdf = write_pdf([draw_page(lines, size=SIZE) for lines in PAGES], tmp_path / "l.pdf", DPI)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        live = await Live.connect(session, f"{server.url}/api/ws")
+        await live.subscribe("tasks")
+        task_id = await upload_pdf(session, server.url, pdf, "P-3003")
+        events = await live.until_terminal(task_id, timeout=300)
+        assert events[-1]["event"] == "task.completed", events[-1]
+
+        found = await get_json(session, f"{server.url}/api/search", q="warfarin")
+        assert [(h["task"]["id"], h["page"]) for h in found["hits"]] == [(task_id, 3)]
+        assert {"text": "warfarin", "match": True} in [
+            {"text": s["text"].lower(), "match": s["match"]} for s in found["hits"][0]["snippet"]
+        ]
+        narrowed = {"document_type": "referral_letter", "status": "completed"}
+        for q, filters in (("warf*", {"patient_id": "P-3003"}), ('"takes warfarin"', {}),
+                           ("warfarin", narrowed)):  # fmt: skip
+            hits = (await get_json(session, f"{server.url}/api/search", q=q, **filters))["hits"]
+            assert [h["page"] for h in hits] == [3], (q, filters)
+        assert (await get_json(session, f"{server.url}/api/search", q="warfarin",
+                               patient_id="P-other"))["hits"] == []  # fmt: skip
+
+        result = await get_json(session, f"{server.url}/api/tasks/{task_id}/result")
+        assert result["revision"] == 1
+        page3 = result["pages"][2]
+        index = next(i for i, ln in enumerate(page3["lines"]) if "warfarin" in ln["text"].lower())
+        url = f"{server.url}/api/tasks/{task_id}/pages/3/lines/{index}"
+        body = {"action": "correct", "text": "Takes apixaban every evening", "revision": 1}
+        async with session.post(url, json=body) as resp:
+            assert resp.status == 200, await resp.text()
+            edited = await resp.json()
+        assert edited["revision"] == 2 and edited["line"]["reviewed"] == "corrected"
+        await live.until(lambda e: e["event"] == "task.corrected" and e["task"]["id"] == task_id)
+        assert (await get_json(session, f"{server.url}/api/search", q="warfarin"))["hits"] == []
+        hits = (await get_json(session, f"{server.url}/api/search", q="apixaban"))["hits"]
+        assert [(h["task"]["id"], h["page"]) for h in hits] == [(task_id, 3)]
+
+        current = await get_json(session, f"{server.url}/api/tasks/{task_id}/result")
+        line = current["pages"][2]["lines"][index]
+        assert line["text"] == "Takes apixaban every evening" and line["revision"] == 2
+        assert "warfarin" in line["ocr_text"].lower()
+        past = await get_json(session, f"{server.url}/api/tasks/{task_id}/revisions",
+                              page=3, line=index)  # fmt: skip
+        assert [(e["revision"], e["text_after"]) for e in past["edits"]] == [
+            (2, "Takes apixaban every evening")
+        ]
+
+        async with session.get(f"{server.url}/api/tasks/{task_id}/export.pdf") as resp:
+            assert resp.status == 200 and resp.content_type == "application/pdf"
+            assert "attachment" in resp.headers["Content-Disposition"]
+            pdf_bytes = await resp.read()
+        assert_pdf_text_on_the_boxes(pdf_bytes, current)
+
+        async with session.post(f"{server.url}/api/exports",
+                                json={"task_ids": [task_id], "format": "txt"}) as resp:  # fmt: skip
+            assert resp.status == 200 and resp.content_type == "application/zip"
+            archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
+        (name,) = archive.namelist()
+        assert name.startswith("P-3003_l") and "apixaban" in archive.read(name).decode()
+        await live.close()
