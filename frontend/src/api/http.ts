@@ -1,7 +1,16 @@
 // JSON calls to /api (same origin, session cookie). A 401 anywhere means the session is
 // gone, so it is reported once through onUnauthorized as well as thrown.
 import { ApiError } from "./errors";
-import type { OcrResult, Task } from "./types";
+import type {
+  LineEditRequest,
+  LineEditResponse,
+  OcrResult,
+  PatientDocument,
+  ReviewEntry,
+  SearchParams,
+  SearchResponse,
+  Task,
+} from "./types";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -16,6 +25,11 @@ export interface Api {
   getResult(id: string): Promise<OcrResult>;
   cancel(id: string): Promise<Task>;
   retry(id: string): Promise<Task>;
+  rerun(id: string): Promise<Task>;
+  search(params: SearchParams, signal?: AbortSignal): Promise<SearchResponse>;
+  patientDocuments(patientId: string): Promise<{ documents: PatientDocument[]; total: number }>;
+  reviewQueue(): Promise<{ documents: ReviewEntry[]; total: number; threshold: number }>;
+  editLine(taskId: string, page: number, line: number, body: LineEditRequest): Promise<LineEditResponse>;
   /** Lets the upload helper report 401s the same way. */
   reportUnauthorized(): void;
 }
@@ -39,15 +53,25 @@ export function createApi(opts: ApiOptions = {}): Api {
   const doFetch: FetchLike = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const reportUnauthorized = (): void => opts.onUnauthorized?.();
 
-  async function call<T>(path: string, method: "GET" | "POST" = "GET"): Promise<T> {
+  async function call<T>(
+    path: string,
+    method: "GET" | "POST" = "GET",
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<T> {
     let res: Response;
+    const headers: Record<string, string> = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
     try {
       res = await doFetch(path, {
         method,
         credentials: "same-origin",
-        headers: { Accept: "application/json" },
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
       });
     } catch (err) {
+      if (signal?.aborted) throw new ApiError("aborted", "The request was superseded", 0);
       throw new ApiError("network_error", String(err), 0);
     }
     if (!res.ok) {
@@ -66,6 +90,21 @@ export function createApi(opts: ApiOptions = {}): Api {
     getResult: (id) => call<OcrResult>(`/api/tasks/${enc(id)}/result`),
     cancel: async (id) => (await call<{ task: Task }>(`/api/tasks/${enc(id)}/cancel`, "POST")).task,
     retry: async (id) => (await call<{ task: Task }>(`/api/tasks/${enc(id)}/retry`, "POST")).task,
+    rerun: async (id) => (await call<{ task: Task }>(`/api/tasks/${enc(id)}/rerun`, "POST")).task,
+    search: (params, signal) => call<SearchResponse>(`/api/search?${searchQuery(params)}`, "GET", undefined, signal),
+    patientDocuments: (patientId) => call(`/api/patients/${enc(patientId)}/documents?limit=100`),
+    reviewQueue: () => call(`/api/review?limit=100`),
+    editLine: (taskId, page, line, body) =>
+      call<LineEditResponse>(`/api/tasks/${enc(taskId)}/pages/${page}/lines/${line}`, "POST", body),
     reportUnauthorized,
   };
+}
+
+/** Only the parameters that are set, in a stable order. */
+export function searchQuery(params: SearchParams): string {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== "") query.set(key, String(value));
+  }
+  return query.toString();
 }

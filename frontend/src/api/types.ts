@@ -53,10 +53,19 @@ export interface Task {
 
 export type Point = [number, number];
 
+export type ReviewState = "confirmed" | "corrected" | null;
+
 export interface OcrLine {
   text: string;
   score: number;
   box: Point[];
+  /** Below the server's review threshold. */
+  doubtful?: boolean;
+  reviewed?: ReviewState;
+  /** The revision that last changed this line (0: never). */
+  revision?: number;
+  /** What the engine read, before any correction. */
+  ocr_text?: string;
 }
 
 export interface OcrPage {
@@ -74,6 +83,66 @@ export interface OcrResult {
   score: number;
   engine: Record<string, unknown>;
   pages: OcrPage[];
+  revision?: number;
+  review_threshold?: number;
+  pending_review?: number;
+}
+
+export interface SnippetPart {
+  text: string;
+  match: boolean;
+}
+
+export interface SearchHit {
+  task: Task;
+  page: number;
+  score: number;
+  snippet: SnippetPart[];
+}
+
+export interface SearchResponse {
+  hits: SearchHit[];
+  total: number;
+  total_exact: boolean;
+  limit: number;
+  offset: number;
+}
+
+export interface SearchParams {
+  q: string;
+  patient_id?: string;
+  document_type?: string;
+  status?: string;
+  from?: string;
+  to?: string;
+  offset?: number;
+  limit?: number;
+}
+
+export interface PatientDocument {
+  task: Task;
+  first_lines: string[];
+  revision: number;
+  pending_review: number;
+}
+
+export interface ReviewEntry {
+  task: Task;
+  pending: number;
+  min_score: number;
+}
+
+export interface LineEditRequest {
+  action: "correct" | "confirm";
+  text?: string;
+  /** The revision the editor saw: a stale edit is refused with revision_conflict. */
+  revision?: number;
+}
+
+export interface LineEditResponse {
+  task: Task;
+  revision: number;
+  line: OcrLine;
 }
 
 export const TERMINAL_STATUSES: ReadonlySet<string> = FINISHED_STATUSES;

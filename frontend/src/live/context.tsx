@@ -42,6 +42,10 @@ export function createServices(opts: ServiceOptions = {}): LiveServices {
   const onUnauthorized = (): void => client.reportUnauthorized();
   const api = createApi({ fetch: opts.fetch, onUnauthorized });
   const results = new ResultCache((id) => api.getResult(id));
+  // A corrected line or a finished re-run changes a result that may be on screen.
+  client.onTaskEvent((ev) => {
+    if (ev.event === "task.corrected" || ev.event === "task.completed") results.refresh(ev.task.id);
+  });
   const upload = (req: UploadRequest): Promise<UploadResponse> =>
     uploadTask(req, { createXhr: opts.createXhr, onUnauthorized });
   return { client, api, results, upload };

@@ -35,6 +35,18 @@ export class ResultCache {
     );
   }
 
+  /**
+   * Loads a result again after it changed (a correction, a re-run): the current one stays
+   * on screen until the new one arrives. Results nobody asked for are left alone.
+   */
+  refresh(taskId: string): void {
+    if (!this.states.has(taskId)) return;
+    this.load(taskId).then(
+      (result) => this.set(taskId, { status: "ready", result }),
+      () => undefined, // the one on screen stays; the next change or a reload retries
+    );
+  }
+
   private set(taskId: string, state: ResultState): void {
     this.states.delete(taskId); // re-insert to keep Map order = recency
     this.states.set(taskId, state);

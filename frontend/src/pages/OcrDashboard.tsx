@@ -1,22 +1,59 @@
 import { useCallback, useRef, useState } from "react";
-import type { Task } from "../api/types";
+import type { LineEditRequest, Task } from "../api/types";
 import { ActiveTasksList } from "../components/ActiveTasksList";
 import { ConnectionBadge } from "../components/ConnectionBadge";
 import { LiveAnnouncer } from "../components/LiveAnnouncer";
 import { OcrProgressTracker } from "../components/OcrProgressTracker";
 import { ResultViewer } from "../components/ResultViewer";
 import { SessionBanner } from "../components/SessionBanner";
+import { PatientView } from "../components/records/PatientView";
+import { ReviewQueue } from "../components/records/ReviewQueue";
+import { SearchPanel } from "../components/records/SearchPanel";
 import { UploadForm } from "../components/UploadForm";
+import { useLive } from "../live/context";
 import { useOcrProgress } from "../live/useOcrProgress";
 
-function SelectedTask({ taskId }: { taskId: string }) {
+interface Selection {
+  taskId: string;
+  page: number;
+  /** Opening the same hit again re-mounts the viewer on its page. */
+  nonce: number;
+}
+
+function SelectedTask({ selection, onPatient }: { selection: Selection; onPatient: (id: string) => void }) {
+  const { taskId, page, nonce } = selection;
   // Shares the tracker's subscription and result fetch (both are reference-counted).
   const { result, task } = useOcrProgress(taskId);
+  const { api, client, results } = useLive();
+  const onEditLine = useCallback(
+    async (pageNumber: number, line: number, body: LineEditRequest) => {
+      const res = await api.editLine(taskId, pageNumber, line, body);
+      client.upsertTask(res.task);
+      results.refresh(taskId);
+      return res.revision;
+    },
+    [api, client, results, taskId],
+  );
+  const onRerun = useCallback(() => {
+    api.rerun(taskId).then((t) => client.upsertTask(t), () => undefined);
+  }, [api, client, taskId]);
   return (
     <>
       <OcrProgressTracker taskId={taskId} title={task ? task.filename : "Selected document"} />
+      {task && (
+        <button type="button" className="btn btn--small btn--ghost" onClick={() => onPatient(task.patient_id)}>
+          All documents of patient {task.patient_id}
+        </button>
+      )}
       {result && (
-        <ResultViewer key={taskId} result={result} nameParts={task ? [task.patient_id, task.filename] : []} />
+        <ResultViewer
+          key={`${taskId}:${page}:${nonce}`}
+          result={result}
+          initialPage={page}
+          nameParts={task ? [task.patient_id, task.filename] : []}
+          onEditLine={onEditLine}
+          onRerun={onRerun}
+        />
       )}
     </>
   );
@@ -29,14 +66,19 @@ function revealOnNarrowScreens(el: HTMLElement | null): void {
 }
 
 export function OcrDashboard() {
-  const [selected, setSelectedState] = useState<string | null>(null);
+  const [selected, setSelectedState] = useState<Selection | null>(null);
+  const [patient, setPatient] = useState<string | null>(null);
   const detailRef = useRef<HTMLDivElement>(null);
-  const setSelected = useCallback((id: string) => {
-    setSelectedState(id);
+  const open = useCallback((id: string, page = 1) => {
+    setSelectedState((cur) => ({ taskId: id, page, nonce: (cur?.nonce ?? 0) + 1 }));
     requestAnimationFrame(() => revealOnNarrowScreens(detailRef.current));
   }, []);
+  const setSelected = useCallback((id: string) => open(id, 1), [open]);
   // A fresh upload is shown only when nothing else is, so reading is never interrupted.
-  const onUploaded = useCallback((task: Task) => setSelectedState((cur) => cur ?? task.id), []);
+  const onUploaded = useCallback(
+    (task: Task) => setSelectedState((cur) => cur ?? { taskId: task.id, page: 1, nonce: 0 }),
+    [],
+  );
 
   return (
     <div className="app">
@@ -52,14 +94,23 @@ export function OcrDashboard() {
             <h2 id="upload-heading">Upload documents</h2>
             <UploadForm onUploaded={onUploaded} onViewTask={setSelected} />
           </section>
+          <section className="card" aria-labelledby="search-heading">
+            <h2 id="search-heading">Search</h2>
+            <SearchPanel onOpen={open} onPatient={setPatient} />
+          </section>
+          <section className="card" aria-labelledby="review-heading">
+            <h2 id="review-heading">Review queue</h2>
+            <ReviewQueue onOpen={open} />
+          </section>
           <section className="card" aria-labelledby="tasks-heading">
             <h2 id="tasks-heading">Documents</h2>
-            <ActiveTasksList onSelectTask={setSelected} selectedTaskId={selected} />
+            <ActiveTasksList onSelectTask={setSelected} selectedTaskId={selected?.taskId ?? null} />
           </section>
         </div>
         <div className="layout__col layout__col--detail" ref={detailRef}>
+          {patient && <PatientView patientId={patient} onOpen={open} onClose={() => setPatient(null)} />}
           {selected ? (
-            <SelectedTask taskId={selected} />
+            <SelectedTask selection={selected} onPatient={setPatient} />
           ) : (
             <section className="card empty">
               <h2>No document selected</h2>

@@ -1,14 +1,22 @@
-import { useEffect, useRef } from "react";
+import { useEffect, useRef, type ReactNode } from "react";
 import type { OcrLine } from "../../api/types";
-import { LOW_CONFIDENCE } from "./confidence";
+import { isDoubtful } from "./confidence";
 
 interface Props {
   lines: readonly OcrLine[];
   selected: number | null;
   onSelect: (index: number) => void;
+  /** Shown in place under the selected line (the line editor), when given. */
+  editor?: ReactNode;
 }
 
-export function LineList({ lines, selected, onSelect }: Props) {
+function reviewNote(line: OcrLine): string | null {
+  if (line.reviewed === "corrected") return "Corrected";
+  if (line.reviewed === "confirmed") return "Confirmed";
+  return null;
+}
+
+export function LineList({ lines, selected, onSelect, editor }: Props) {
   const listRef = useRef<HTMLOListElement>(null);
   useEffect(() => {
     if (selected === null) return;
@@ -20,24 +28,27 @@ export function LineList({ lines, selected, onSelect }: Props) {
   return (
     <ol className="line-list" ref={listRef} aria-label="Recognized lines">
       {lines.map((line, i) => {
-        const low = line.score < LOW_CONFIDENCE;
+        const low = isDoubtful(line) && !line.reviewed;
+        const note = reviewNote(line);
         return (
           <li key={i}>
             <button
               type="button"
               data-line={i}
-              className={`line${low ? " line--low" : ""}${i === selected ? " is-selected" : ""}`}
+              className={`line${low ? " line--low" : ""}${note ? " line--reviewed" : ""}${i === selected ? " is-selected" : ""}`}
               aria-pressed={i === selected}
               onClick={() => onSelect(i)}
             >
               <span className="line__text">{line.text}</span>
-              {low && " " /* keeps the accessible name readable: "text Low confidence" */}
+              {(low || note) && " " /* keeps the accessible name readable: "text Low confidence" */}
               {low && (
                 <span className="line__low">
                   <span aria-hidden="true">⚠ </span>Low confidence {Math.round(line.score * 100)}%
                 </span>
               )}
+              {note && <span className="line__reviewed">{note}</span>}
             </button>
+            {i === selected && editor}
           </li>
         );
       })}

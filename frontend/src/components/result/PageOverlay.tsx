@@ -1,5 +1,5 @@
 import type { OcrPage } from "../../api/types";
-import { LOW_CONFIDENCE } from "./confidence";
+import { isDoubtful } from "./confidence";
 
 interface Props {
   page: OcrPage;
@@ -25,7 +25,7 @@ export function PageOverlay({ page, selected, onSelect }: Props) {
         {page.lines.map((line, i) => {
           const cls = [
             "box",
-            line.score < LOW_CONFIDENCE ? "box--low" : "",
+            isDoubtful(line) && !line.reviewed ? "box--low" : "",
             i === selected ? "is-selected" : "",
           ].join(" ");
           return (
