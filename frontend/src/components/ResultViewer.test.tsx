@@ -87,4 +87,41 @@ describe("ResultViewer", () => {
     expect(within(lines).getByText(evil)).toBeInTheDocument();
     expect(document.querySelector('img[src="x"]')).toBeNull();
   });
+
+  it("edits a line in place: the crop beside the text, Enter saves, Escape leaves", async () => {
+    const result: OcrResult = { ...makeResult("a"), revision: 4, pending_review: 1 };
+    result.pages[0]!.lines[2] = { ...result.pages[0]!.lines[2]!, doubtful: true, reviewed: null };
+    const onEditLine = vi.fn(async () => 5);
+    const user = userEvent.setup();
+    render(<ResultViewer result={result} onEditLine={onEditLine} />);
+    expect(screen.getByText(/1 doubtful line to review/)).toBeInTheDocument();
+    await user.click(screen.getByRole("button", { name: "Next line to review" }));
+    const input = screen.getByRole("textbox", { name: "Text of the line" });
+    expect(input).toHaveFocus();
+    expect(input).toHaveValue("Blood pressure 120/80");
+    expect(screen.getByRole("img", { name: "Image of line 3" })).toHaveAttribute("viewBox", "88 288 624 74");
+    await user.clear(input);
+    await user.type(input, "Blood pressure 126/80{Enter}");
+    expect(onEditLine).toHaveBeenCalledWith(1, 2, { action: "correct", text: "Blood pressure 126/80", revision: 4 });
+    expect(await screen.findByText("Line 3 of page 1 corrected; revision 5.")).toBeInTheDocument();
+    expect(screen.queryByRole("textbox", { name: "Text of the line" })).toBeNull();
+
+    await user.click(lineButton("Dr Jane Smith"));
+    await user.keyboard("{Escape}");
+    expect(screen.queryByRole("textbox", { name: "Text of the line" })).toBeNull();
+    expect(onEditLine).toHaveBeenCalledTimes(1);
+  });
+
+  it("shows a refused edit in words and keeps the editor open", async () => {
+    const onEditLine = vi.fn(async () => {
+      throw Object.assign(new Error("The document changed (revision 6, you saw 4); reload it"), { code: "revision_conflict" });
+    });
+    const user = userEvent.setup();
+    render(<ResultViewer result={{ ...makeResult("a"), revision: 4 }} onEditLine={onEditLine} />);
+    await user.click(lineButton("Referral letter"));
+    await user.click(screen.getByRole("button", { name: "Confirm as read" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("The document changed");
+    expect(onEditLine).toHaveBeenCalledWith(1, 0, { action: "confirm", revision: 4 });
+    expect(screen.getByRole("textbox", { name: "Text of the line" })).toBeInTheDocument();
+  });
 });

@@ -1,10 +1,15 @@
 import { useEffect, useRef, useState } from "react";
 import { useLive } from "../../live/context";
+import { useTopic } from "../../live/hooks";
 import type { EventMessage, TaskEventName } from "../../live/protocol";
 
-/** Calls `listener` for every live event of the given kinds (latest listener, no re-subscribe). */
+/**
+ * Calls `listener` for every live event of the given kinds on any task (latest listener,
+ * no re-subscribe). Holds the shared `tasks` topic, which the client reference-counts.
+ */
 export function useTaskEvents(kinds: readonly TaskEventName[], listener: (ev: EventMessage) => void): void {
   const { client } = useLive();
+  useTopic("tasks");
   const latest = useRef(listener);
   useEffect(() => {
     latest.current = listener;
