@@ -69,7 +69,7 @@ async def search(request: web.Request) -> web.Response:
     found = await request.app[SEARCH].search(query, _filters(request), limit=limit, offset=offset)
     return web.json_response({
         "hits": [hit.to_json() for hit in found.hits], "total": found.total,
-        "total_exact": found.total_exact, "limit": limit, "offset": offset,
+        "total_exact": found.total_exact, "order": found.order, "limit": limit, "offset": offset,
     })  # fmt: skip
 
 

@@ -104,6 +104,8 @@ export interface SearchResponse {
   hits: SearchHit[];
   total: number;
   total_exact: boolean;
+  /** "recent": more than `total` pages match, shown newest first instead of best first. */
+  order?: "rank" | "recent";
   limit: number;
   offset: number;
 }

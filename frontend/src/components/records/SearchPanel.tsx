@@ -31,7 +31,8 @@ function summary(q: string, found: SearchResponse | null, error: string, loading
   const count = found.total_exact ? `${found.total}` : `More than ${found.total}`;
   const first = found.offset + 1;
   const last = found.offset + found.hits.length;
-  return `${count} pages match ${q.trim()}; showing ${first} to ${last}.`;
+  const order = found.order === "recent" ? ", newest first; add words to rank them" : "";
+  return `${count} pages match ${q.trim()}; showing ${first} to ${last}${order}.`;
 }
 
 export function SearchPanel({ onOpen, onPatient }: Props) {
