@@ -32,13 +32,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
-from ocrlive.events import DOCUMENT_TYPES  # noqa: E402
-from ocrlive.ocr.types import Progress  # noqa: E402
+from ocrlive.events import DocumentType, Event  # noqa: E402
+from ocrlive.ocr.types import Progress, TaskResult  # noqa: E402
+from ocrlive.records.base import SearchFilters, SearchIndex  # noqa: E402
 from ocrlive.records.query import parse_query  # noqa: E402
-from ocrlive.records.search import SearchFilters, SqliteSearchIndex  # noqa: E402
-from ocrlive.store.db import Database, migrate  # noqa: E402
+from ocrlive.records.sqlite import open_sqlite_records  # noqa: E402
+from ocrlive.store.db import migrate  # noqa: E402
+from ocrlive.store.sqlite import open_sqlite  # noqa: E402
 from ocrlive.tasks.manager import NewTask, TaskManager  # noqa: E402
-from ocrlive.ws.hub import Hub  # noqa: E402
+
+DOCUMENT_TYPES = [str(t) for t in DocumentType]
 
 _BASE = """patient admitted with chest pain and shortness of breath blood pressure stable
 heart rate regular oxygen saturation normal temperature discharge summary referral letter
@@ -77,7 +80,7 @@ class TextMaker:
         picks = self.rng.choices(self.words, cum_weights=self.cumulative, k=count)
         return " ".join(picks).capitalize()
 
-    def result(self, pages: int) -> dict[str, Any]:
+    def result(self, pages: int) -> TaskResult:
         shaped = []
         for number in range(1, pages + 1):
             lines = [self.line() for _ in range(LINES_PER_PAGE)]
@@ -89,7 +92,8 @@ class TextMaker:
                           for i, t in enumerate(lines)],
             })  # fmt: skip
         text = "\n\n".join(p["text"] for p in shaped)
-        return {"text": text, "score": 0.9, "engine": {"name": "synthetic"}, "pages": shaped}
+        return {"task_id": "", "text": text, "score": 0.9, "engine": {"name": "synthetic"},
+                "pages": shaped}  # type: ignore[typeddict-item]  # fmt: skip
 
 
 def _accumulate(values: Iterator[float] | Any) -> Iterator[float]:
@@ -178,8 +182,8 @@ def filter_sets(rng: random.Random) -> dict[str, Callable[[], SearchFilters]]:
     return {"none": SearchFilters, "patient": patient, "type+status+dates": type_and_dates}
 
 
-async def bench_queries(db: Database) -> list[list[object]]:
-    index, rng = SqliteSearchIndex(db), random.Random(11)
+async def bench_queries(index: SearchIndex) -> list[list[object]]:
+    rng = random.Random(11)
     sets, filters = query_sets(TextMaker(seed=99), rng), filter_sets(rng)
     rows: list[list[object]] = []
     for kind, queries in sets.items():
@@ -220,6 +224,13 @@ def set_triggers(path: Path, sqls: list[str], on: bool) -> None:
     conn.close()
 
 
+class _Nobody:
+    """No browser listens: the write path alone."""
+
+    def publish(self, event: Event) -> None:
+        pass
+
+
 # The real engine reported 15 progress steps for a 30-line A4 page (each more than the
 # 100 ms throttle apart): a task's write path is created, started, ~15 progress events a
 # page, completed. "bare" leaves the progress events out: the index's worst case.
@@ -231,8 +242,8 @@ async def completions_per_second(
 ) -> tuple[float, float]:
     """(completions per wall second, per CPU second of this process: the writer thread
     included; robust to other load on a shared machine)."""
-    db, maker = Database(path), TextMaker(seed=int(time.time()))
-    manager = TaskManager(db, Hub(), progress_interval=0)
+    store, maker = open_sqlite(path), TextMaker(seed=int(time.time()))
+    manager = TaskManager(store, _Nobody(), progress_interval=0)
     await manager.start()
     results = [maker.result(random.choice([1, 1, 1, 2, 3])) for _ in range(tasks)]
 
@@ -251,7 +262,7 @@ async def completions_per_second(
     for first in range(0, tasks, concurrency):
         await asyncio.gather(*(one(n) for n in range(first, min(first + concurrency, tasks))))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    await db.close()
+    await store.close()
     return tasks / wall, tasks / cpu
 
 
@@ -293,10 +304,10 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
     fill(args.db, args.docs)
-    db = Database(args.db)
+    records = open_sqlite_records(args.db)
     print(f"search over {args.docs:,} documents ({QUERIES} queries per row):")
-    rows = await bench_queries(db)
-    await db.close()
+    rows = await bench_queries(records.search)
+    await records.close()
     print(f"write path: {args.write_tasks} tasks per round, {args.concurrency} at a time:")
     writes = [
         await bench_writes(args.db, args.rounds, args.write_tasks, args.concurrency, per_page)

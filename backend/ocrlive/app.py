@@ -1,7 +1,7 @@
 """create_app(settings): the composition root. It builds every service, wires them
 (the hub is the task manager's Publisher; the store's log feeds recovery and
 retention), adds the routes, and runs every resource as a cleanup_ctx, started in
-order store -> tasks -> pool -> runner -> retention and stopped in reverse."""
+order store (and records) -> tasks -> pool -> runner -> retention and stopped in reverse."""
 
 from __future__ import annotations
 
@@ -19,10 +19,11 @@ from aiohttp import web
 from ocrlive.http.auth import Authenticator
 from ocrlive.http.middlewares import auth_middleware, errors_middleware
 from ocrlive.http.routes import setup_routes
-from ocrlive.keys import AUTH, MANAGER, POOL, RUNNER, SETTINGS, STARTED_AT, STORE, WS
+from ocrlive.keys import AUTH, MANAGER, POOL, RECORDS, RUNNER, SETTINGS, STARTED_AT, STORE, WS
 from ocrlive.ocr.executor import Executor
 from ocrlive.ocr.pool import OcrPool
 from ocrlive.ratelimit import SlidingWindow
+from ocrlive.records.sqlite import open_sqlite_records
 from ocrlive.settings import Settings
 from ocrlive.store.sqlite import open_sqlite
 from ocrlive.tasks.manager import TaskManager
@@ -69,7 +70,9 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     for folder in (settings.files_dir, settings.pages_dir):
         folder.mkdir(parents=True, exist_ok=True)
     app[STORE] = open_sqlite(settings.db_path)
+    app[RECORDS] = open_sqlite_records(settings.db_path)
     yield
+    await app[RECORDS].close()
     await app[STORE].close()
 
 

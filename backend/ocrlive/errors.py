@@ -42,6 +42,12 @@ class InvalidState(ApiError):
     status, code = 409, "invalid_state"
 
 
+class RevisionConflict(ApiError):
+    """A line edit based on a revision that is no longer the current one."""
+
+    status, code = 409, "revision_conflict"
+
+
 class NotReady(ApiError):
     status, code = 409, "not_ready"
 

@@ -49,6 +49,7 @@ class EventType(StrEnum):
     FAILED = "task.failed"
     CANCELLED = "task.cancelled"
     REQUEUED = "task.requeued"
+    CORRECTED = "task.corrected"  # a line of the result was corrected or confirmed
 
 
 TERMINAL_EVENTS = frozenset({EventType.COMPLETED, EventType.FAILED, EventType.CANCELLED})

@@ -14,6 +14,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from ocrlive.http.auth import Authenticator
     from ocrlive.ocr.executor import Executor
+    from ocrlive.records.base import Records
     from ocrlive.settings import Settings
     from ocrlive.store.base import Store
     from ocrlive.tasks.manager import TaskManager
@@ -27,6 +28,7 @@ POOL: web.AppKey[Executor] = web.AppKey("pool")
 MANAGER: web.AppKey[TaskManager] = web.AppKey("manager")
 RUNNER: web.AppKey[Runner] = web.AppKey("runner")
 WS: web.AppKey[WsServices] = web.AppKey("ws")
+RECORDS: web.AppKey[Records] = web.AppKey("records")
 STARTED_AT: web.AppKey[float] = web.AppKey("started_at")
 
 

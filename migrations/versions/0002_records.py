@@ -17,10 +17,6 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-# Lines scoring below this are doubtful until confirmed or corrected. The server
-# overwrites it with OCRLIVE_REVIEW_THRESHOLD at start (records.review.set_threshold).
-DEFAULT_THRESHOLD = "0.8"
-
 # One FTS row per page. Its rowid is search_docs.id * 65536 + the page's index, so a
 # document's rows are one rowid range (deleted without a scan) and stay put through a
 # VACUUM (results' own rowid could be renumbered by one). 65536 > OCRLIVE_MAX_PAGES.
@@ -36,16 +32,16 @@ _FORGET_PAGES = """
         (SELECT id FROM search_docs WHERE task_id = old.task_id) * 65536
         AND (SELECT id FROM search_docs WHERE task_id = old.task_id) * 65536 + 65535;
 """
-# A line needs review while its score is under the threshold and nobody has confirmed
-# or corrected it (`reviewed` is absent from the line until then).
+# A document waits in the review queue while one of its lines is unreviewed (`reviewed`
+# is absent until a person confirms or corrects it); the queue keeps the lowest score of
+# those lines, so that the threshold (OCRLIVE_REVIEW_THRESHOLD) is applied when reading
+# and can change without rewriting anything.
 _REVIEW_ROW = """
     DELETE FROM review_queue WHERE task_id = new.task_id;
-    INSERT INTO review_queue (task_id, pending, min_score)
-    SELECT new.task_id, count(*), min((l.value ->> 'score'))
+    INSERT INTO review_queue (task_id, min_score)
+    SELECT new.task_id, min(l.value ->> 'score')
     FROM json_each(new.result, '$.pages') AS p, json_each(p.value, '$.lines') AS l
-    WHERE (l.value ->> 'score') <
-              (SELECT CAST(value AS REAL) FROM meta WHERE key = 'review_threshold')
-      AND (l.value ->> 'reviewed') IS NULL
+    WHERE (l.value ->> 'reviewed') IS NULL
     HAVING count(*) > 0;
 """
 
@@ -66,10 +62,8 @@ STATEMENTS = [
     """CREATE VIRTUAL TABLE search_pages USING fts5(
         body, task_id UNINDEXED, page UNINDEXED,
         tokenize = 'unicode61 remove_diacritics 2')""",
-    """CREATE TABLE review_queue (
-        task_id TEXT PRIMARY KEY, pending INTEGER NOT NULL, min_score REAL NOT NULL)""",
-    "CREATE INDEX ix_review_queue_order ON review_queue (min_score, pending)",
-    f"INSERT OR IGNORE INTO meta (key, value) VALUES ('review_threshold', '{DEFAULT_THRESHOLD}')",
+    "CREATE TABLE review_queue (task_id TEXT PRIMARY KEY, min_score REAL NOT NULL)",
+    "CREATE INDEX ix_review_queue_score ON review_queue (min_score)",
     """CREATE TRIGGER results_archive BEFORE DELETE ON results BEGIN
         INSERT OR REPLACE INTO result_history (task_id, revision, result, replaced_at)
         VALUES (old.task_id, old.revision, old.result, strftime('%Y-%m-%dT%H:%M:%f+00:00'));
@@ -104,10 +98,9 @@ STATEMENTS = [
               json_extract(p.value, '$.number')
        FROM results AS r JOIN search_docs AS d ON d.task_id = r.task_id,
             json_each(r.result, '$.pages') AS p""",
-    f"""INSERT INTO review_queue (task_id, pending, min_score)
-       SELECT r.task_id, count(*), min((l.value ->> 'score'))
+    """INSERT INTO review_queue (task_id, min_score)
+       SELECT r.task_id, min(l.value ->> 'score')
        FROM results AS r, json_each(r.result, '$.pages') AS p, json_each(p.value, '$.lines') AS l
-       WHERE (l.value ->> 'score') < {DEFAULT_THRESHOLD}
        GROUP BY r.task_id""",
 ]
 
@@ -117,7 +110,6 @@ DROPS = [
     "DROP TRIGGER results_index",
     "DROP TRIGGER results_forget",
     "DROP TRIGGER results_archive",
-    "DELETE FROM meta WHERE key = 'review_threshold'",
     "DROP TABLE review_queue",
     "DROP TABLE search_pages",
     "DROP TABLE search_docs",

@@ -12,8 +12,7 @@ from aiohttp.test_utils import TestClient
 from tests.helpers.live import Live, fake_png
 from tests.integration.test_api import assert_error, upload
 
-from ocrlive.keys import DB
-from ocrlive.tasks import retention
+from ocrlive.keys import STORE
 
 Client = TestClient[Any, Any]
 
@@ -131,8 +130,7 @@ async def test_exports_of_one_document_and_of_a_selection(client: Client) -> Non
 async def test_a_purge_takes_the_document_out_of_search(client: Client) -> None:
     task = await finished(client, b"troponin negative")
     assert (await get(client, "/api/search", q="troponin"))[1]["total"] == 1
-    async with client.app[DB].write() as conn:
-        await retention.purge(conn, "9999-12-31")
+    await client.app[STORE].log.purge("9999-12-31")
     _, found = await get(client, "/api/search", q="troponin")
     assert found["hits"] == [] and found["total"] == 0
     status, _ = await get(client, f"/api/tasks/{task['id']}/result")

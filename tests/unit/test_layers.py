@@ -5,6 +5,7 @@ Read with ast from the source, so a violation fails here before it becomes a cir
     composition   app, cli, ingest, settings, __main__
     transports    http/, ws/          (neither imports the other; see AUTH_EXCEPTION)
     lifecycle     tasks/              (hands events to a Publisher, never to ws/)
+    records       records/            (search, revisions, exports; reads beside store/)
     persistence   store/
     engine        ocr/
     vocabulary    events, errors, keys, ratelimit, __init__
@@ -29,8 +30,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "backend" / "ocrlive"
 AUTH_EXCEPTION = "ocrlive.http.auth"
 
 LAYERS = {
-    "composition": 5, "transports": 4, "lifecycle": 3, "persistence": 2, "engine": 1,
-    "vocabulary": 0,
+    "composition": 6, "transports": 5, "lifecycle": 4, "records": 3, "persistence": 2,
+    "engine": 1, "vocabulary": 0,
 }  # fmt: skip
 
 
@@ -97,7 +98,8 @@ def layer(module: str) -> str:
     if top in ("app", "cli", "ingest", "settings", "__main__"):
         return "composition"
     return {"http": "transports", "ws": "transports", "tasks": "lifecycle",
-            "store": "persistence", "ocr": "engine"}.get(top, "vocabulary")  # fmt: skip
+            "records": "records", "store": "persistence",
+            "ocr": "engine"}.get(top, "vocabulary")  # fmt: skip
 
 
 def in_package(module: str, package: str) -> bool:

@@ -5,24 +5,31 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from tests.unit.test_manager import RecordingHub
+from tests.unit.test_manager import RecordingPublisher
 
-from ocrlive import events as ev
 from ocrlive.errors import InvalidRequest, InvalidState, NotFound, RevisionConflict
-from ocrlive.events import Task
-from ocrlive.records import review
+from ocrlive.events import EventType, Task
+from ocrlive.ocr.types import TaskResult
+from ocrlive.records.base import Records, SearchFilters, SearchResults
 from ocrlive.records.query import parse_query
-from ocrlive.records.revisions import LineEdit, current_result, history
-from ocrlive.records.search import SearchFilters, SearchResults, SqliteSearchIndex
-from ocrlive.store.db import Database
-from ocrlive.tasks import retention
+from ocrlive.records.revisions import EditRequest
+from ocrlive.records.sqlite import open_sqlite_records
+from ocrlive.settings import Settings
+from ocrlive.store.base import Store
 from ocrlive.tasks.manager import NewTask, TaskManager
 
 
-def make_result(*pages: list[tuple[str, float]]) -> dict[str, Any]:
+def edit(page: int, line: int, action: str, text: str | None, author: str,
+         base: int | None = None) -> EditRequest:  # fmt: skip
+    return EditRequest(page=page, line=line, action=action, text=text, author=author,
+                       base_revision=base)  # fmt: skip
+
+
+def make_result(*pages: list[tuple[str, float]]) -> TaskResult:
     """A result as the runner stores it: pages of (text, score) lines with boxes."""
     shaped = []
     for number, lines in enumerate(pages, start=1):
@@ -36,19 +43,26 @@ def make_result(*pages: list[tuple[str, float]]) -> dict[str, Any]:
             "lines": [{"text": t, "score": s, "box": b}
                       for (t, s), b in zip(lines, boxes, strict=True)],
         })  # fmt: skip
-    return {"text": "\n\n".join(p["text"] for p in shaped), "score": 0.9,
-            "engine": {"name": "test"}, "pages": shaped}  # fmt: skip
+    return {"task_id": "t", "text": "\n\n".join(p["text"] for p in shaped), "score": 0.9,
+            "engine": {"name": "test"}, "pages": shaped}  # type: ignore[typeddict-item]  # fmt: skip
 
 
 @pytest.fixture
-async def manager(db: Database) -> TaskManager:
-    m = TaskManager(db, RecordingHub(), progress_interval=0.05)
+async def manager(store: Store) -> TaskManager:
+    m = TaskManager(store, RecordingPublisher(), progress_interval=0.05)
     await m.start()
     return m
 
 
+@pytest.fixture
+async def records(settings: Settings, store: Store) -> AsyncIterator[Records]:
+    opened = open_sqlite_records(settings.db_path)  # the store fixture migrated the file
+    yield opened
+    await opened.close()
+
+
 async def finished(
-    manager: TaskManager, result: dict[str, Any], *, patient: str = "P-1",
+    manager: TaskManager, result: TaskResult, *, patient: str = "P-1",
     doc_type: str = "lab_report",
 ) -> Task:  # fmt: skip
     new = NewTask(
@@ -60,9 +74,9 @@ async def finished(
     return await manager.complete(task.id, result)
 
 
-async def search(db: Database, q: str, **filters: Any) -> SearchResults:
-    index = SqliteSearchIndex(db)
-    return await index.search(parse_query(q), SearchFilters(**filters), limit=20, offset=0)
+async def search(records: Records, q: str, **filters: Any) -> SearchResults:
+    query = parse_query(q)
+    return await records.search.search(query, SearchFilters(**filters), limit=20, offset=0)
 
 
 def ids(found: SearchResults) -> list[str]:
@@ -70,94 +84,97 @@ def ids(found: SearchResults) -> list[str]:
 
 
 async def test_a_word_on_page_three_is_found_on_page_three_with_its_context(
-    db: Database, manager: TaskManager
+    records: Records, manager: TaskManager
 ) -> None:
     task = await finished(
         manager,
         make_result([("Referral letter", 0.99)], [("Blood pressure stable", 0.98)],
                     [("Known allergy to penicillin since 1990", 0.97)]),
     )  # fmt: skip
-    found = await search(db, "penicillin")
+    found = await search(records, "penicillin")
     assert [(h.task.id, h.page) for h in found.hits] == [(task.id, 3)]
     assert ("penicillin", True) in found.hits[0].snippet
     assert "".join(t for t, _ in found.hits[0].snippet) == "Known allergy to penicillin since 1990"
     assert found.total == 1 and found.total_exact
 
 
-async def test_words_prefixes_phrases_and_exclusions(db: Database, manager: TaskManager) -> None:
+async def test_words_prefixes_phrases_and_exclusions(
+    records: Records, manager: TaskManager
+) -> None:
     a = await finished(manager, make_result([("Takes warfarin daily", 0.99)]))
     b = await finished(manager, make_result([("Daily warfarin review", 0.99)]))
-    assert set(ids(await search(db, "warfarin daily"))) == {a.id, b.id}
-    assert ids(await search(db, '"warfarin daily"')) == [a.id]
-    assert set(ids(await search(db, "warf*"))) == {a.id, b.id}
-    assert ids(await search(db, "warfarin -review")) == [a.id]
-    assert ids(await search(db, "WÄRFARIN takes")) == [a.id]  # case and accents folded
-    assert ids(await search(db, 'warfarin "unclosed phr')) == []
+    assert set(ids(await search(records, "warfarin daily"))) == {a.id, b.id}
+    assert ids(await search(records, '"warfarin daily"')) == [a.id]
+    assert set(ids(await search(records, "warf*"))) == {a.id, b.id}
+    assert ids(await search(records, "warfarin -review")) == [a.id]
+    assert ids(await search(records, "WÄRFARIN takes")) == [a.id]  # case and accents folded
+    assert ids(await search(records, 'warfarin "unclosed phr')) == []
     with pytest.raises(InvalidRequest):
         parse_query('-only "" *')
 
 
-async def test_every_filter_narrows_the_hits(db: Database, manager: TaskManager) -> None:
+async def test_every_filter_narrows_the_hits(records: Records, manager: TaskManager) -> None:
     lab = await finished(manager, make_result([("potassium normal", 0.99)]), patient="P-7")
     letter = await finished(
         manager, make_result([("potassium low", 0.99)]), patient="P-8", doc_type="referral_letter"
     )
-    assert set(ids(await search(db, "potassium"))) == {lab.id, letter.id}
-    assert ids(await search(db, "potassium", patient_id="P-8")) == [letter.id]
-    assert ids(await search(db, "potassium", document_type="lab_report")) == [lab.id]
+    assert set(ids(await search(records, "potassium"))) == {lab.id, letter.id}
+    assert ids(await search(records, "potassium", patient_id="P-8")) == [letter.id]
+    assert ids(await search(records, "potassium", document_type="lab_report")) == [lab.id]
     await manager.rerun(letter.id)  # queued again: the old text stays searchable
-    assert ids(await search(db, "potassium", status="queued")) == [letter.id]
-    assert ids(await search(db, "potassium", status="completed")) == [lab.id]
+    assert ids(await search(records, "potassium", status="queued")) == [letter.id]
+    assert ids(await search(records, "potassium", status="completed")) == [lab.id]
     day = lab.created_at[:10]
-    assert len(ids(await search(db, "potassium", date_from=day, date_to=day))) == 2
-    assert ids(await search(db, "potassium", date_to="2000-01-01")) == []
-    assert ids(await search(db, "potassium", date_from="2999-01-01")) == []
+    assert len(ids(await search(records, "potassium", date_from=day, date_to=day))) == 2
+    assert ids(await search(records, "potassium", date_to="2000-01-01")) == []
+    assert ids(await search(records, "potassium", date_from="2999-01-01")) == []
 
 
 async def test_a_purged_document_is_forgotten_everywhere(
-    db: Database, manager: TaskManager
+    records: Records, manager: TaskManager, settings: Settings
 ) -> None:
     task = await finished(manager, make_result([("creatinine raised", 0.5)]))
-    await manager.edit_line(task.id, LineEdit(1, 0, "correct", "creatinine raised!", "nurse"))
-    assert ids(await search(db, "creatinine")) == [task.id]
-    async with db.write() as conn:
-        await retention.purge(conn, "9999-12-31")
-    assert ids(await search(db, "creatinine")) == []
-    with sqlite3.connect(db.path) as conn:
+    await manager.edit_line(task.id, edit(1, 0, "correct", "creatinine raised!", "nurse"))
+    assert ids(await search(records, "creatinine")) == [task.id]
+    await manager.store.log.purge("9999-12-31")
+    assert ids(await search(records, "creatinine")) == []
+    with sqlite3.connect(settings.db_path) as conn:
         for table in ("results", "result_history", "line_edits", "search_docs", "review_queue"):
             assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,), table
         assert conn.execute("SELECT count(*) FROM search_pages").fetchone() == (0,)
 
 
 async def test_a_correction_is_a_revision_seen_by_search_and_announced(
-    db: Database, manager: TaskManager
+    records: Records, manager: TaskManager
 ) -> None:
     task = await finished(manager, make_result([("Patient is alergic to penicilin", 0.62),
                                                 ("Signed", 0.99)]))  # fmt: skip
-    edit = LineEdit(1, 0, "correct", "Patient is allergic to penicillin", "dr-jones", 1)
-    corrected, outcome = await manager.edit_line(task.id, edit)
+    change = edit(1, 0, "correct", "Patient is allergic to penicillin", "dr-jones", 1)
+    corrected, outcome = await manager.edit_line(task.id, change)
     assert outcome.revision == 2 and corrected.version > task.version
-    assert manager.hub.seen[-1].type == ev.CORRECTED  # type: ignore[attr-defined]
-    assert ids(await search(db, "allergic penicillin")) == [task.id]
-    assert ids(await search(db, "penicilin")) == []
-    async with db.read() as conn:
-        stored = await current_result(conn, task.id)
+    publisher = manager.journal.publisher
+    assert isinstance(publisher, RecordingPublisher)
+    assert publisher.seen[-1].type == EventType.CORRECTED
+    assert ids(await search(records, "allergic penicillin")) == [task.id]
+    assert ids(await search(records, "penicilin")) == []
+    stored = await records.reads.current(task.id)
     assert stored is not None
     result, revision = stored
     line = result["pages"][0]["lines"][0]
     assert revision == 2 and result["text"].startswith("Patient is allergic to penicillin")
     assert line["ocr_text"] == "Patient is alergic to penicilin" and line["reviewed"] == "corrected"
     with pytest.raises(RevisionConflict):  # an editor who saw revision 1 must reload
-        await manager.edit_line(task.id, LineEdit(1, 0, "confirm", None, "dr-who", 1))
+        await manager.edit_line(task.id, edit(1, 0, "confirm", None, "dr-who", 1))
 
 
-async def test_the_revision_history_of_a_corrected_line(db: Database, manager: TaskManager) -> None:
+async def test_the_revision_history_of_a_corrected_line(
+    records: Records, manager: TaskManager
+) -> None:
     task = await finished(manager, make_result([("Dose: 5 rng daily", 0.55), ("ok", 0.99)]))
-    await manager.edit_line(task.id, LineEdit(1, 0, "correct", "Dose: 5 mg daily", "nurse-a"))
-    await manager.edit_line(task.id, LineEdit(1, 0, "correct", "Dose: 2.5 mg daily", "dr-b"))
-    await manager.edit_line(task.id, LineEdit(1, 1, "confirm", None, "dr-b"))
-    async with db.read() as conn:
-        past = await history(conn, task.id, page=1, line=0)
+    await manager.edit_line(task.id, edit(1, 0, "correct", "Dose: 5 mg daily", "nurse-a"))
+    await manager.edit_line(task.id, edit(1, 0, "correct", "Dose: 2.5 mg daily", "dr-b"))
+    await manager.edit_line(task.id, edit(1, 1, "confirm", None, "dr-b"))
+    past = await records.reads.history(task.id, page=1, line=0)
     steps = [(e["revision"], e["text_before"], e["text_after"], e["author"]) for e in past["edits"]]
     assert steps == [
         (2, "Dose: 5 rng daily", "Dose: 5 mg daily", "nurse-a"),
@@ -167,68 +184,66 @@ async def test_the_revision_history_of_a_corrected_line(db: Database, manager: T
     assert all(e["created_at"] for e in past["edits"])
 
 
-async def test_edits_are_checked_and_refused_cleanly(db: Database, manager: TaskManager) -> None:
+async def test_edits_are_checked_and_refused_cleanly(
+    records: Records, manager: TaskManager
+) -> None:
     task = await finished(manager, make_result([("one line", 0.9)]))
     with pytest.raises(NotFound):
-        await manager.edit_line(task.id, LineEdit(2, 0, "correct", "x", "a"))
+        await manager.edit_line(task.id, edit(2, 0, "correct", "x", "a"))
     with pytest.raises(NotFound):
-        await manager.edit_line(task.id, LineEdit(1, 5, "correct", "x", "a"))
+        await manager.edit_line(task.id, edit(1, 5, "correct", "x", "a"))
     with pytest.raises(InvalidRequest):
-        await manager.edit_line(task.id, LineEdit(1, 0, "correct", "two\nlines", "a"))
+        await manager.edit_line(task.id, edit(1, 0, "correct", "two\nlines", "a"))
     await manager.rerun(task.id)
     with pytest.raises(InvalidState):  # not while it is being read again
-        await manager.edit_line(task.id, LineEdit(1, 0, "confirm", None, "a"))
+        await manager.edit_line(task.id, edit(1, 0, "confirm", None, "a"))
 
 
 async def test_a_rerun_is_a_new_revision_that_keeps_the_old_ones(
-    db: Database, manager: TaskManager
+    records: Records, manager: TaskManager, settings: Settings
 ) -> None:
     task = await finished(manager, make_result([("Haemoglobin 13.1", 0.7)]))
-    await manager.edit_line(task.id, LineEdit(1, 0, "correct", "Haemoglobin 13.7", "lab"))
+    await manager.edit_line(task.id, edit(1, 0, "correct", "Haemoglobin 13.7", "lab"))
     await manager.rerun(task.id)
     await manager.mark_started(task.id)
     await manager.complete(task.id, make_result([("Haemoglobin 13.7 g/dL", 0.98)]))
-    async with db.read() as conn:
-        stored = await current_result(conn, task.id)
-        past = await history(conn, task.id)
+    stored = await records.reads.current(task.id)
+    past = await records.reads.history(task.id)
     assert stored is not None and stored[1] == 3
     assert [r["revision"] for r in past["replaced"]] == [2]
-    assert ids(await search(db, "dL")) == [task.id]
-    with sqlite3.connect(db.path) as conn:
+    assert ids(await search(records, "dL")) == [task.id]
+    with sqlite3.connect(settings.db_path) as conn:
         (old,) = conn.execute("SELECT result FROM result_history WHERE task_id = ?", (task.id,))
     assert json.loads(old[0])["pages"][0]["lines"][0]["text"] == "Haemoglobin 13.7"
 
 
 async def test_the_review_queue_puts_the_most_doubtful_first_and_follows_reviews(
-    db: Database, manager: TaskManager
+    records: Records, manager: TaskManager
 ) -> None:
     clean = await finished(manager, make_result([("clear", 0.99)]))
     fair = await finished(manager, make_result([("fair", 0.75), ("fine", 0.99)]))
     poor = await finished(manager, make_result([("p00r", 0.41), ("poor", 0.7)]))
-    async with db.read() as conn:
-        entries, total = await review.review_queue(conn, limit=10, offset=0)
+    entries, total = await records.reads.review_queue(0.8, limit=10, offset=0)
     assert [(e.task.id, e.pending) for e in entries] == [(poor.id, 2), (fair.id, 1)]
     assert total == 2 and clean.id not in {e.task.id for e in entries}
-    await manager.edit_line(poor.id, LineEdit(1, 0, "correct", "poor", "a"))
-    await manager.edit_line(fair.id, LineEdit(1, 0, "confirm", None, "a"))
-    async with db.read() as conn:
-        entries, _ = await review.review_queue(conn, limit=10, offset=0)
+    await manager.edit_line(poor.id, edit(1, 0, "correct", "poor", "a"))
+    await manager.edit_line(fair.id, edit(1, 0, "confirm", None, "a"))
+    entries, _ = await records.reads.review_queue(0.8, limit=10, offset=0)
     assert [(e.task.id, e.pending, e.min_score) for e in entries] == [(poor.id, 1, 0.7)]
-    async with db.write() as conn:  # a stricter setting, applied at the next start
-        assert await review.set_threshold(conn, 0.5)
-        entries, _ = await review.review_queue(conn, limit=10, offset=0)
+    entries, _ = await records.reads.review_queue(0.5, limit=10, offset=0)  # stricter
     assert entries == []
+    entries, total = await records.reads.review_queue(1.0, limit=10, offset=0)  # looser
+    assert {e.task.id for e in entries} == {poor.id, fair.id, clean.id} and total == 3
 
 
 async def test_the_patient_view_lists_newest_first_with_the_first_lines(
-    db: Database, manager: TaskManager
+    records: Records, manager: TaskManager
 ) -> None:
     old = await finished(
         manager, make_result([("Old letter", 0.9), ("second", 0.9)]), patient="P-5"
     )
     new = await finished(manager, make_result([("New lab", 0.9)]), patient="P-5")
     await finished(manager, make_result([("someone else", 0.9)]), patient="P-6")
-    async with db.read() as conn:
-        docs, total = await review.patient_documents(conn, "P-5", limit=10, offset=0)
+    docs, total = await records.reads.patient_documents("P-5", 0.8, limit=10, offset=0)
     assert [d.task.id for d in docs] == [new.id, old.id] and total == 2
     assert docs[1].first_lines == ["Old letter", "second"] and docs[0].revision == 1

@@ -6,25 +6,20 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
 from aiohttp import web
 
 from ocrlive.errors import InvalidRequest, NotFound, NotReady
-from ocrlive.events import ACTIVE_STATUSES, COMPLETED, DOCUMENT_TYPES, FINISHED_STATUSES
+from ocrlive.events import DocumentType, TaskStatus
 from ocrlive.http.tasks import int_query
-from ocrlive.keys import AUTH, MANAGER, RUNNER, SEARCH, SETTINGS
-from ocrlive.records import exports, review
+from ocrlive.keys import AUTH, MANAGER, RECORDS, RUNNER, SETTINGS
+from ocrlive.ocr.types import TaskResult
+from ocrlive.records import exports
+from ocrlive.records.base import SearchFilters
 from ocrlive.records.query import parse_query
-from ocrlive.records.revisions import (
-    LineEdit,
-    archived_result,
-    current_result,
-    history,
-    shape_line,
-    shape_result,
-)
-from ocrlive.records.search import SearchFilters
+from ocrlive.records.revisions import EditRequest, shape_line, shape_result
 
 MAX_EXPORT_DOCUMENTS = 200
 
@@ -34,12 +29,11 @@ def author(request: web.Request) -> str:
     return "api-token" if request.app[AUTH].bearer(request) else "browser-session"
 
 
-def _choice(
-    request: web.Request, name: str, allowed: tuple[str, ...] | frozenset[str]
-) -> str | None:
+def _choice(request: web.Request, name: str, allowed: type[StrEnum]) -> str | None:
     value = request.query.get(name) or None
-    if value is not None and value not in allowed:
-        raise InvalidRequest(f"{name} must be one of {', '.join(sorted(allowed))}")
+    if value is not None and value not in allowed.__members__.values():
+        names = ", ".join(sorted(allowed.__members__.values()))
+        raise InvalidRequest(f"{name} must be one of {names}")
     return value
 
 
@@ -56,8 +50,8 @@ def _date(request: web.Request, name: str) -> str | None:
 def _filters(request: web.Request) -> SearchFilters:
     patient = request.query.get("patient_id", "").strip() or None
     return SearchFilters(
-        patient_id=patient, document_type=_choice(request, "document_type", DOCUMENT_TYPES),
-        status=_choice(request, "status", ACTIVE_STATUSES | FINISHED_STATUSES),
+        patient_id=patient, document_type=_choice(request, "document_type", DocumentType),
+        status=_choice(request, "status", TaskStatus),
         date_from=_date(request, "from"), date_to=_date(request, "to"),
     )  # fmt: skip
 
@@ -66,7 +60,8 @@ async def search(request: web.Request) -> web.Response:
     query = parse_query(request.query.get("q", ""))
     limit = int_query(request, "limit", 20, 1, 100)
     offset = int_query(request, "offset", 0, 0, 10_000)
-    found = await request.app[SEARCH].search(query, _filters(request), limit=limit, offset=offset)
+    index = request.app[RECORDS].search
+    found = await index.search(query, _filters(request), limit=limit, offset=offset)
     return web.json_response({
         "hits": [hit.to_json() for hit in found.hits], "total": found.total,
         "total_exact": found.total_exact, "order": found.order, "limit": limit, "offset": offset,
@@ -77,8 +72,9 @@ async def patient_documents(request: web.Request) -> web.Response:
     patient = request.match_info["patient_id"]
     limit = int_query(request, "limit", 50, 1, 500)
     offset = int_query(request, "offset", 0, 0, 1_000_000)
-    async with request.app[MANAGER].db.read() as conn:
-        docs, total = await review.patient_documents(conn, patient, limit=limit, offset=offset)
+    threshold = request.app[SETTINGS].review_threshold
+    reads = request.app[RECORDS].reads
+    docs, total = await reads.patient_documents(patient, threshold, limit=limit, offset=offset)
     return web.json_response({"patient_id": patient, "documents": [d.to_json() for d in docs],
                               "total": total, "limit": limit, "offset": offset})  # fmt: skip
 
@@ -87,24 +83,22 @@ async def review_queue(request: web.Request) -> web.Response:
     limit = int_query(request, "limit", 50, 1, 500)
     offset = int_query(request, "offset", 0, 0, 1_000_000)
     patient = request.query.get("patient_id", "").strip() or None
-    async with request.app[MANAGER].db.read() as conn:
-        entries, total = await review.review_queue(
-            conn, limit=limit, offset=offset, patient_id=patient
-        )
+    threshold = request.app[SETTINGS].review_threshold
+    entries, total = await request.app[RECORDS].reads.review_queue(
+        threshold, limit=limit, offset=offset, patient_id=patient
+    )
     return web.json_response({
-        "threshold": request.app[SETTINGS].review_threshold,
+        "threshold": threshold,
         "documents": [e.to_json() for e in entries], "total": total,
     })  # fmt: skip
 
 
 async def shaped_result(request: web.Request, task_id: str) -> dict[str, Any]:
     """The current revision; while a document is read again, the previous one."""
-    manager = request.app[MANAGER]
-    task = await manager.get(task_id)
-    async with manager.db.read() as conn:
-        found = await current_result(conn, task.id)
+    task = await request.app[MANAGER].get(task_id)
+    found = await request.app[RECORDS].reads.current(task.id)
     if found is None:
-        if task.status != COMPLETED:
+        if task.status != TaskStatus.COMPLETED:
             raise NotReady(f"The task is {task.status}; its result is not ready")
         raise NotFound("The result of this task was purged")
     return shape_result(*found, request.app[SETTINGS].review_threshold)
@@ -136,27 +130,31 @@ async def edit_line(request: web.Request) -> web.Response:
     text = body.get("text")
     if text is not None and not isinstance(text, str):
         raise InvalidRequest("text must be a string")
-    edit = LineEdit(
+    edit = EditRequest(
         page=int(request.match_info["page"]), line=int(request.match_info["line"]),
         action=str(body.get("action", "")), text=text, author=author(request),
         base_revision=_optional_int(body, "revision"),
     )  # fmt: skip
-    task, outcome = await request.app[MANAGER].edit_line(request.match_info["task_id"], edit)
+    task, made = await request.app[MANAGER].edit_line(request.match_info["task_id"], edit)
+    line = made.result["pages"][_page_index(made.result, edit.page)]["lines"][edit.line]
     threshold = request.app[SETTINGS].review_threshold
-    return web.json_response({"task": task.to_json(), "revision": outcome.revision,
-                              "line": shape_line(outcome.line, threshold)})  # fmt: skip
+    return web.json_response({"task": task.to_json(), "revision": made.revision,
+                              "line": shape_line(line, threshold)})  # fmt: skip
+
+
+def _page_index(result: TaskResult, number: int) -> int:
+    return next(i for i, p in enumerate(result["pages"]) if p["number"] == number)
 
 
 async def revisions(request: web.Request) -> web.Response:
-    manager = request.app[MANAGER]
-    task = await manager.get(request.match_info["task_id"])
+    task = await request.app[MANAGER].get(request.match_info["task_id"])
     page, line = request.query.get("page"), request.query.get("line")
     for name, value in (("page", page), ("line", line)):
         if value is not None and not value.isdigit():
             raise InvalidRequest(f"{name} must be an integer")
-    async with manager.db.read() as conn:
-        found = await current_result(conn, task.id)
-        past = await history(conn, task.id, _int(page), _int(line))
+    reads = request.app[RECORDS].reads
+    found = await reads.current(task.id)
+    past = await reads.history(task.id, _int(page), _int(line))
     return web.json_response({"task_id": task.id, "revision": found[1] if found else None, **past})
 
 
@@ -165,11 +163,9 @@ def _int(value: str | None) -> int | None:
 
 
 async def archived_revision(request: web.Request) -> web.Response:
-    manager = request.app[MANAGER]
-    task = await manager.get(request.match_info["task_id"])
+    task = await request.app[MANAGER].get(request.match_info["task_id"])
     number = int(request.match_info["revision"])
-    async with manager.db.read() as conn:
-        result = await archived_result(conn, task.id, number)
+    result = await request.app[RECORDS].reads.archived(task.id, number)
     if result is None:
         raise NotFound(f"No replaced revision {number}; the current one is at /result")
     return web.json_response(shape_result(result, number, request.app[SETTINGS].review_threshold))

@@ -9,8 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from ocrlive import __version__
-from ocrlive.errors import InvalidRequest, NotFound, NotReady
-from ocrlive.events import TaskStatus
+from ocrlive.errors import InvalidRequest, NotFound
 from ocrlive.http.uploads import receive_upload
 from ocrlive.keys import MANAGER, POOL, RUNNER, SETTINGS, STORE, WS, uptime
 from ocrlive.store.base import TaskFilter
@@ -40,12 +39,12 @@ async def list_tasks(request: web.Request) -> web.Response:
     which = request.query.get("status", "all")
     if which not in TaskFilter.__members__.values():
         raise InvalidRequest("status must be active, finished or all")
-    limit = _int_query(request, "limit", 500, 1, 5000)
+    limit = int_query(request, "limit", 500, 1, 5000)
     tasks = await request.app[STORE].tasks.list(TaskFilter(which), limit)
     return web.json_response({"tasks": [t.to_json() for t in tasks]})
 
 
-def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+def int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
@@ -57,16 +56,6 @@ def _int_query(request: web.Request, name: str, default: int, low: int, high: in
 async def get_task(request: web.Request) -> web.Response:
     task = await request.app[MANAGER].get(request.match_info["task_id"])
     return web.json_response({"task": task.to_json()})
-
-
-async def get_result(request: web.Request) -> web.Response:
-    task = await request.app[MANAGER].get(request.match_info["task_id"])
-    if task.status != TaskStatus.COMPLETED:
-        raise NotReady(f"The task is {task.status}; its result is not ready")
-    result = await request.app[STORE].tasks.result(task.id)
-    if result is None:
-        raise NotFound("The result of this task was purged")
-    return web.json_response(dict(result))
 
 
 async def get_page(request: web.Request) -> web.FileResponse:

@@ -91,6 +91,13 @@ class LineJson(TypedDict):
     text: str
     score: float
     box: list[list[float]]
+    # Set when a person reviewed the line (records/revisions.py): what the engine read,
+    # "corrected" or "confirmed", the revision that made the change, who and when.
+    ocr_text: NotRequired[str]
+    reviewed: NotRequired[str]
+    revision: NotRequired[int]
+    reviewed_by: NotRequired[str]
+    reviewed_at: NotRequired[str]
 
 
 class PageJson(TypedDict):

@@ -70,18 +70,3 @@ def parse_query(text: str) -> ParsedQuery:
     if len(terms) > MAX_TERMS:
         raise InvalidRequest(f"q may hold at most {MAX_TERMS} words or phrases")
     return ParsedQuery(tuple(terms))
-
-
-def _fts5_term(term: Term) -> str:
-    # Words are letters and digits only (see _words), so quoting them cannot break out.
-    quoted = '"' + " ".join(term.words) + '"'
-    return quoted + " *" if term.prefix else quoted
-
-
-def to_fts5(query: ParsedQuery) -> str:
-    """The FTS5 MATCH expression: positive terms ANDed, then each negative NOT-ed."""
-    expr = " AND ".join(_fts5_term(t) for t in query.positive)
-    for term in query.terms:
-        if term.negated:
-            expr = f"({expr}) NOT {_fts5_term(term)}"
-    return expr

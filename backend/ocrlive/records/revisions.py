@@ -1,108 +1,96 @@
 """Revisions, not overwrites: a line is corrected or confirmed as a new revision of its
 document, and the text the OCR engine read is never lost.
 
-Writes (`apply_line_edit`) run on the single writer's connection inside the journal's
-transaction, so the edit, the task's new version and its `task.corrected` event are one
-commit. The index and the review queue follow by trigger. Reads shape the stored result
-for clients: the document's `revision`, and per line `doubtful`, `reviewed`, `revision`.
+`revise_line` runs inside the event log's transaction (TaskManager.edit_line), so the
+revised result, the kept edit, the task's new version and its `task.corrected` event
+are one commit; the search index and the review queue follow by trigger. `shape_*`
+turn a stored result into what clients see: the document's `revision`, and per line
+`doubtful`, `reviewed`, `revision` and `ocr_text`.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
+import copy
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from ocrlive.errors import InvalidRequest, NotFound, RevisionConflict
+from ocrlive.ocr.types import LineJson, PageJson, TaskResult
+from ocrlive.store.base import LineEdit, LogTransaction, Revision
 
-CORRECT, CONFIRM = "correct", "confirm"
-ACTIONS = (CORRECT, CONFIRM)
-# What a line's `reviewed` becomes after each action.
-REVIEWED = {CORRECT: "corrected", CONFIRM: "confirmed"}
 MAX_LINE_CHARS = 2000
 
 
-@dataclass(frozen=True)
-class LineEdit:
+class EditAction(StrEnum):
+    CORRECT = "correct"
+    CONFIRM = "confirm"
+
+
+# What a line's `reviewed` becomes after each action.
+REVIEWED = {EditAction.CORRECT: "corrected", EditAction.CONFIRM: "confirmed"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class EditRequest:
     page: int  # 1-based page number
     line: int  # 0-based index of the line on its page
-    action: str  # correct | confirm
-    text: str | None
+    action: str  # an EditAction; checked by validate_edit
+    text: str | None = None
     author: str
     base_revision: int | None = None  # the revision the editor saw; None: do not check
 
 
-@dataclass(frozen=True)
-class EditOutcome:
-    revision: int
-    line: dict[str, Any]
-
-
-def validate_edit(edit: LineEdit) -> None:
-    if edit.action not in ACTIONS:
+def validate_edit(edit: EditRequest) -> None:
+    if edit.action not in EditAction.__members__.values():
         raise InvalidRequest("action must be correct or confirm")
-    if edit.action == CORRECT:
+    if edit.action == EditAction.CORRECT:
         if edit.text is None or "\n" in edit.text or "\r" in edit.text:
             raise InvalidRequest("text must be one line of text")
         if len(edit.text) > MAX_LINE_CHARS:
             raise InvalidRequest(f"text may hold at most {MAX_LINE_CHARS} characters")
 
 
-def _locate(result: dict[str, Any], page: int, line: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    for p in result.get("pages", []):
-        if p.get("number") == page:
-            lines = p.get("lines", [])
-            if 0 <= line < len(lines):
-                return p, lines[line]
+def _locate(result: TaskResult, page: int, line: int) -> tuple[PageJson, LineJson]:
+    for p in result["pages"]:
+        if p["number"] == page:
+            if 0 <= line < len(p["lines"]):
+                return p, p["lines"][line]
             raise NotFound(f"Page {page} has no line {line}")
     raise NotFound(f"The document has no page {page}")
 
 
-def _retext(result: dict[str, Any], page: dict[str, Any]) -> None:
+def _retext(result: TaskResult, page: PageJson) -> None:
     page["text"] = "\n".join(ln["text"] for ln in page["lines"])
     result["text"] = "\n\n".join(p["text"] for p in result["pages"])
 
 
-def apply_line_edit(
-    conn: sqlite3.Connection, task_id: str, edit: LineEdit, now: str
-) -> EditOutcome:
-    """On the writer thread, in its transaction. Everything is checked before writing."""
-    row = conn.execute(
-        "SELECT result, revision FROM results WHERE task_id = ?", (task_id,)
-    ).fetchone()
-    if row is None:
+def revise_line(tx: LogTransaction, task_id: str, edit: EditRequest, now: str) -> Revision:
+    """The next revision of the stored result with one line changed; checks first."""
+    stored = tx.current_result(task_id)
+    if stored is None:
         raise NotFound("This document has no stored text")
-    result, current = json.loads(row[0]), int(row[1])
+    result, current = copy.deepcopy(stored[0]), stored[1]
     if edit.base_revision is not None and edit.base_revision != current:
         raise RevisionConflict(
             f"The document changed (revision {current}, you saw {edit.base_revision}); reload it"
         )
     page, line = _locate(result, edit.page, edit.line)
-    before = line["text"]
+    before, revision = line["text"], current + 1
     ocr_text = line.get("ocr_text", before)
-    after = edit.text if edit.action == CORRECT and edit.text is not None else before
-    revision = current + 1
-    line.update(ocr_text=ocr_text, text=after, reviewed=REVIEWED[edit.action])
-    line.update(revision=revision, reviewed_by=edit.author, reviewed_at=now)
+    after = edit.text if edit.action == EditAction.CORRECT and edit.text is not None else before
+    line["ocr_text"], line["text"] = ocr_text, after
+    line["reviewed"] = REVIEWED[EditAction(edit.action)]
+    line["revision"], line["reviewed_by"], line["reviewed_at"] = revision, edit.author, now
     _retext(result, page)
-    conn.execute(
-        "UPDATE results SET result = ?, revision = ? WHERE task_id = ?",
-        (json.dumps(result), revision, task_id),
-    )
-    conn.execute(
-        "INSERT INTO line_edits (task_id, revision, page, line, action, text_before, "
-        "text_after, ocr_text, author, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (task_id, revision, edit.page, edit.line, edit.action, before, after, ocr_text,
-         edit.author, now),
+    made = LineEdit(
+        page=edit.page, line=edit.line, action=edit.action, text_before=before,
+        text_after=after, ocr_text=ocr_text, author=edit.author, created_at=now,
     )  # fmt: skip
-    return EditOutcome(revision, line)
+    return Revision(task_id=task_id, result=result, revision=revision, edit=made)
 
 
-def shape_line(line: dict[str, Any], threshold: float) -> dict[str, Any]:
+def shape_line(line: LineJson, threshold: float) -> dict[str, Any]:
     """A stored line as clients see it: every line carries the same keys."""
     return {
         "text": line["text"],
@@ -112,62 +100,19 @@ def shape_line(line: dict[str, Any], threshold: float) -> dict[str, Any]:
         "reviewed": line.get("reviewed"),
         "revision": line.get("revision", 0),
         "ocr_text": line.get("ocr_text", line["text"]),
+        "reviewed_by": line.get("reviewed_by"),
+        "reviewed_at": line.get("reviewed_at"),
     }
 
 
-def shape_result(result: dict[str, Any], revision: int, threshold: float) -> dict[str, Any]:
-    pages = [
-        {**p, "lines": [shape_line(ln, threshold) for ln in p.get("lines", [])]}
-        for p in result.get("pages", [])
-    ]
+def shape_result(result: TaskResult, revision: int, threshold: float) -> dict[str, Any]:
+    pages = [{**p, "lines": [shape_line(ln, threshold) for ln in p["lines"]]}
+             for p in result["pages"]]  # fmt: skip
     pending = sum(
-        1 for p in pages for ln in p["lines"] if ln["doubtful"] and ln["reviewed"] is None
+        1
+        for page in result["pages"]
+        for ln in page["lines"]
+        if ln["score"] < threshold and "reviewed" not in ln
     )
     return {**result, "revision": revision, "review_threshold": threshold,
             "pending_review": pending, "pages": pages}  # fmt: skip
-
-
-async def current_result(conn: AsyncConnection, task_id: str) -> tuple[dict[str, Any], int] | None:
-    query = text("SELECT result, revision FROM results WHERE task_id = :t")
-    row = (await conn.execute(query, {"t": task_id})).first()
-    return (json.loads(row[0]), int(row[1])) if row else None
-
-
-async def archived_result(
-    conn: AsyncConnection, task_id: str, revision: int
-) -> dict[str, Any] | None:
-    query = text("SELECT result FROM result_history WHERE task_id = :t AND revision = :r")
-    raw = (await conn.execute(query, {"t": task_id, "r": revision})).scalar()
-    return json.loads(raw) if raw else None
-
-
-async def history(
-    conn: AsyncConnection, task_id: str, page: int | None = None, line: int | None = None
-) -> dict[str, Any]:
-    """Every line edit (oldest first) and every replaced OCR run of a document."""
-    where, params = "task_id = :t", {"t": task_id, "p": page, "l": line}
-    if page is not None:
-        where += " AND page = :p"
-    if line is not None:
-        where += " AND line = :l"
-    edits = await conn.execute(
-        text(
-            "SELECT revision, page, line, action, text_before, text_after, ocr_text, author, "
-            f"created_at FROM line_edits WHERE {where} ORDER BY revision"
-        ),
-        params,
-    )
-    runs = await conn.execute(
-        text(
-            "SELECT revision, replaced_at, json_extract(result, '$.engine') FROM result_history "
-            "WHERE task_id = :t ORDER BY revision"
-        ),
-        {"t": task_id},
-    )
-    return {
-        "edits": [dict(r._mapping) for r in edits],
-        "replaced": [
-            {"revision": r[0], "replaced_at": r[1], "engine": json.loads(r[2] or "{}")}
-            for r in runs
-        ],
-    }

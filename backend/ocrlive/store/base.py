@@ -56,13 +56,40 @@ class StoredFile:
     idempotency_key: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class LineEdit:
+    """One line of a stored result corrected or confirmed: what it was, what it became."""
+
+    page: int  # 1-based page number
+    line: int  # 0-based index of the line on its page
+    action: str  # correct | confirm
+    text_before: str
+    text_after: str
+    ocr_text: str  # what the engine read, whatever edits came between
+    author: str
+    created_at: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Revision:
+    """A new revision of a stored result, made by one line edit (records/revisions.py).
+    The result is replaced in place; the edit is kept beside it, never overwritten."""
+
+    task_id: str
+    result: TaskResult
+    revision: int
+    edit: LineEdit
+
+
 @dataclass
 class Writes:
-    """What one `append` stores: new task rows, changed ones, results, and the events."""
+    """What one `append` stores: new task rows, changed ones, results (a completion's
+    replaces the stored one as the next revision), revised results, and the events."""
 
     inserts: list[tuple[Task, StoredFile]] = field(default_factory=list)
     updates: list[Task] = field(default_factory=list)
     results: list[tuple[str, TaskResult]] = field(default_factory=list)
+    revisions: list[Revision] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
 
 
@@ -76,6 +103,10 @@ class LogTransaction(Protocol):
     def get_task(self, task_id: str) -> Task | None: ...
 
     def find_by_idempotency_key(self, key: str) -> Task | None: ...
+
+    def current_result(self, task_id: str) -> tuple[TaskResult, int] | None:
+        """The stored result and its revision, as of this transaction."""
+        ...
 
 
 Plan = Callable[[LogTransaction], Writes]

@@ -8,8 +8,12 @@ from dataclasses import dataclass
 
 from ocrlive.events import EventType, Priority, Task, TaskStatus
 from ocrlive.ocr.types import TaskResult
+from ocrlive.store.base import LogTransaction, Revision
 
 Mutation = Callable[[Task], Task]
+# Makes the next revision of the stored result from what the transaction reads (given
+# the batch's time); raises an ApiError, before anything is staged, when it cannot.
+Reviser = Callable[[LogTransaction, str], Revision]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,13 +39,15 @@ class Creation:
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Transition:
     """`mutate` runs on the task as stored when its status is one of `allowed`; the
-    change is logged as `event`, and `result` (a completed task's) stored with it."""
+    change is logged as `event`, and `result` (a completed task's) stored with it, or
+    the revision that `revise` makes of the stored one (a line edit)."""
 
     task_id: str
     event: EventType
     mutate: Mutation
     allowed: frozenset[TaskStatus]
     result: TaskResult | None = None
+    revise: Reviser | None = None
 
 
 Change = Creation | Transition

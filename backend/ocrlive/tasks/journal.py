@@ -132,6 +132,8 @@ class Journal:
             raise TaskNotFound(change.task_id)
         if task.status not in change.allowed:
             raise InvalidState(f"Task is {task.status}; cannot apply {change.event}")
+        if change.revise is not None:  # may raise: before a seq is taken
+            batch.writes.revisions.append(change.revise(batch.tx, batch.now))
         seq = batch.tx.allocate_seq()
         task = change.mutate(task).evolve(version=seq, updated_at=batch.now)
         batch.writes.updates.append(task)

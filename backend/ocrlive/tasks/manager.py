@@ -20,14 +20,16 @@ from ocrlive.events import (
     TaskStatus,
 )  # fmt: skip
 from ocrlive.ocr.types import Progress, TaskResult
-from ocrlive.store.base import Store
-from ocrlive.tasks.changes import Creation, Mutation, NewTask, Transition
+from ocrlive.records.revisions import EditRequest, revise_line, validate_edit
+from ocrlive.store.base import LogTransaction, Revision, Store
+from ocrlive.tasks.changes import Creation, Mutation, NewTask, Reviser, Transition
 from ocrlive.tasks.journal import Journal
 from ocrlive.tasks.throttle import ProgressThrottle
 
 __all__ = ["NewTask", "TaskManager"]
 
 _PROCESSING = frozenset({TaskStatus.PROCESSING})
+_COMPLETED = frozenset({TaskStatus.COMPLETED})
 
 
 class TaskManager:
@@ -59,11 +61,13 @@ class TaskManager:
     async def transition(
         self, task_id: str, event: EventType, mutate: Mutation, *,
         allowed: frozenset[TaskStatus], result: TaskResult | None = None,
+        revise: Reviser | None = None,
     ) -> Task:  # fmt: skip
         """Apply one change to a task; stored with its event, then published."""
         change = Transition(
-            task_id=task_id, event=event, mutate=mutate, allowed=allowed, result=result
-        )
+            task_id=task_id, event=event, mutate=mutate, allowed=allowed, result=result,
+            revise=revise,
+        )  # fmt: skip
         task, _ = await self.journal.submit(change)
         if event in TERMINAL_EVENTS or event == EventType.REQUEUED:
             self._throttle.forget(task_id)
@@ -123,6 +127,34 @@ class TaskManager:
             return t.evolve(status=TaskStatus.CANCELLED, stage=Stage.CANCELLED, message="Cancelled")
 
         return await self.transition(task_id, EventType.CANCELLED, change, allowed=ACTIVE_STATUSES)
+
+    async def edit_line(self, task_id: str, edit: EditRequest) -> tuple[Task, Revision]:
+        """Correct or confirm one line: the next revision of the result and a
+        `task.corrected` event, in one transaction. Only a completed document is
+        edited (not one being read again)."""
+        validate_edit(edit)
+        made: list[Revision] = []
+
+        def revise(tx: LogTransaction, now: str) -> Revision:
+            made.append(revise_line(tx, task_id, edit, now))
+            return made[-1]
+
+        task = await self.transition(
+            task_id, EventType.CORRECTED, lambda t: t, allowed=_COMPLETED, revise=revise
+        )
+        return task, made[-1]
+
+    async def rerun(self, task_id: str) -> Task:
+        """Queue a completed document to be read again; its current text stays (and is
+        found by search) until the new reading replaces it as the next revision."""
+
+        def change(t: Task) -> Task:
+            return t.evolve(
+                status=TaskStatus.QUEUED, stage=Stage.QUEUED, progress=0.0, pages_done=0,
+                attempts=0, message="Queued to be read again", error=None,
+            )  # fmt: skip
+
+        return await self.transition(task_id, EventType.REQUEUED, change, allowed=_COMPLETED)
 
     async def requeue(self, task_id: str, message: str, *, reset_attempts: bool = False) -> Task:
         def change(t: Task) -> Task:

@@ -35,6 +35,7 @@ export const TASK_EVENTS = [
   "task.failed",
   "task.cancelled",
   "task.requeued",
+  "task.corrected",
 ] as const;
 export type TaskEventName = (typeof TASK_EVENTS)[number];
 
@@ -85,6 +86,7 @@ export const HTTP_ERROR_CODES = [
   "forbidden_origin",
   "not_found",
   "invalid_state",
+  "revision_conflict",
   "not_ready",
   "file_too_large",
   "unsupported_type",

@@ -7,8 +7,10 @@ import json
 import sqlite3
 import uuid
 from dataclasses import dataclass
+from typing import cast
 
 from ocrlive.events import Event, Task
+from ocrlive.ocr.types import TaskResult
 from ocrlive.store.base import LogTransaction, Plan, Purged, Writes
 from ocrlive.store.sqlite import rows
 from ocrlive.store.sqlite.reader import Reader
@@ -42,6 +44,10 @@ class _Transaction(LogTransaction):
     def find_by_idempotency_key(self, key: str) -> Task | None:
         row = self.conn.execute(rows.TASK_BY_KEY, (key,)).fetchone()
         return rows.task_from_row(row) if row else None
+
+    def current_result(self, task_id: str) -> tuple[TaskResult, int] | None:
+        row = self.conn.execute(rows.RESULT_REVISION, (task_id,)).fetchone()
+        return (cast(TaskResult, json.loads(row[0])), int(row[1])) if row else None
 
 
 @dataclass
@@ -190,6 +196,12 @@ def _store(conn: sqlite3.Connection, writes: Writes) -> None:
         conn.executemany("DELETE FROM results WHERE task_id = ?", ids)
         stored = [(task_id, json.dumps(result)) for task_id, result in writes.results]
         conn.executemany("INSERT INTO results (task_id, result) VALUES (?, ?)", stored)
+    # The search index, the review queue and the archive of replaced results follow
+    # these writes by trigger (migrations/versions/0002_records.py).
+    if writes.revisions:
+        revised = [(json.dumps(r.result), r.revision, r.task_id) for r in writes.revisions]
+        conn.executemany(rows.REVISE_RESULT, revised)
+        conn.executemany(rows.INSERT_LINE_EDIT, [rows.line_edit_row(r) for r in writes.revisions])
     if writes.events:
         values = [(e.seq, e.task.id, str(e.type), e.task.dumps(), e.task.updated_at)
                   for e in writes.events]  # fmt: skip

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ocrlive.events import FINISHED_STATUSES, Event, EventType, Task
-from ocrlive.store.base import StoredFile
+from ocrlive.store.base import Revision, StoredFile
 
 TASK_COLUMNS = [name for name in Task.__dataclass_fields__ if name != "error"] + [
     "error_code",
@@ -24,6 +24,12 @@ TASK_BY_ID = f"{SELECT_TASK} WHERE id = ?"
 TASK_BY_KEY = f"{SELECT_TASK} WHERE idempotency_key = ?"
 TASK_FILE = "SELECT file_path FROM tasks WHERE id = ?"
 RESULT = "SELECT result FROM results WHERE task_id = ?"
+RESULT_REVISION = "SELECT result, revision FROM results WHERE task_id = ?"
+REVISE_RESULT = "UPDATE results SET result = ?, revision = ? WHERE task_id = ?"
+INSERT_LINE_EDIT = (
+    "INSERT INTO line_edits (task_id, revision, page, line, action, text_before, text_after, "
+    "ocr_text, author, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 # AUTOINCREMENT's counter never goes back, even when the newest events were purged.
 HEAD = "SELECT seq FROM sqlite_sequence WHERE name = 'events'"
 GET_META = "SELECT value FROM meta WHERE key = ?"
@@ -72,6 +78,12 @@ def update_row(task: Task) -> tuple[Any, ...]:
     values = _row_values(task)
     finished_at = task.updated_at if task.status in FINISHED_STATUSES else None
     return (*(values[c] for c in _MUTABLE), finished_at, task.id)
+
+
+def line_edit_row(revision: Revision) -> tuple[Any, ...]:
+    e = revision.edit
+    return (revision.task_id, revision.revision, e.page, e.line, e.action, e.text_before,
+            e.text_after, e.ocr_text, e.author, e.created_at)  # fmt: skip
 
 
 def event_from_row(seq: int, kind: str, task_json: str) -> Event:
