@@ -17,8 +17,8 @@ from ocrlive.settings import Settings, load_settings
 from ocrlive.store.base import Store
 from ocrlive.store.db import migrate
 from ocrlive.store.sqlite import open_sqlite
+from tests.helpers.people import TOKEN_KEY, token_for
 
-TOKEN = "test-token-0123456789"
 FAKE_ENGINE = "ocrlive.ocr.fake:FakeEngine"
 
 
@@ -42,7 +42,7 @@ def engine_config(tmp_path_factory: pytest.TempPathFactory) -> EngineConfig:
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"data_dir": tmp_path / "data", "workers": 1, "token": TOKEN}
+        values: dict[str, Any] = {"data_dir": tmp_path / "data", "workers": 1}
         values.update(overrides)
         return load_settings(environ={}, **values)
 
@@ -68,14 +68,15 @@ def start_app(
     aiohttp_client: Any,
 ) -> Callable[..., Any]:
     """Start ocrlive (fake engine by default) on a real port; returns a TestClient that
-    sends the Bearer token."""
+    sends an administrator's personal API token (tests.helpers.people.admin_token)."""
 
     async def start(settings: Settings, engine_factory: str = FAKE_ENGINE) -> TestClient[Any, Any]:
         from ocrlive.app import create_app
 
-        migrate(settings.db_path)
-        app = create_app(settings, settings.token, engine_factory=engine_factory)
-        headers = {"Authorization": f"Bearer {settings.token}"}
+        token = await token_for(settings, "admin", "admin")
+        app = create_app(settings, engine_factory=engine_factory)
+        app[TOKEN_KEY] = token
+        headers = {"Authorization": f"Bearer {token}"}
         client: TestClient[Any, Any] = await aiohttp_client(app, headers=headers)
         return client
 

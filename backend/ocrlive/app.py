@@ -1,7 +1,8 @@
 """create_app(settings): the composition root. It builds every service, wires them
 (the hub is the task manager's Publisher; the store's log feeds recovery and
 retention), adds the routes, and runs every resource as a cleanup_ctx, started in
-order store (and records) -> tasks -> pool -> runner -> retention and stopped in reverse."""
+order store (+ records, identity, audit) -> tasks -> pool -> runner -> retention and stopped in
+reverse."""
 
 from __future__ import annotations
 
@@ -16,10 +17,32 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from ocrlive.http.auth import Authenticator
-from ocrlive.http.middlewares import auth_middleware, errors_middleware
+from ocrlive.audit.log import AuditLog
+from ocrlive.audit.log import retention_loop as audit_retention_loop
+from ocrlive.http.access import PUBLIC, access_middleware
+from ocrlive.http.access import add as add_route
+from ocrlive.http.headers import security_headers
+from ocrlive.http.middlewares import errors_middleware
+from ocrlive.http.oidc import OIDC
 from ocrlive.http.routes import setup_routes
-from ocrlive.keys import AUTH, MANAGER, POOL, RECORDS, RUNNER, SETTINGS, STARTED_AT, STORE, WS
+from ocrlive.identity.addresses import parse_networks
+from ocrlive.identity.oidc import OidcClient, OidcConfig, parse_role_map
+from ocrlive.identity.requests import RequestAuth
+from ocrlive.identity.service import Identity, IdentityConfig
+from ocrlive.keys import (
+    AUDIT,
+    AUTH,
+    DB,
+    IDENTITY,
+    MANAGER,
+    POOL,
+    RECORDS,
+    RUNNER,
+    SETTINGS,
+    STARTED_AT,
+    STORE,
+    WS,
+)  # fmt: skip
 from ocrlive.ocr.executor import Executor
 from ocrlive.ocr.pool import OcrPool
 from ocrlive.ratelimit import SlidingWindow
@@ -31,6 +54,7 @@ from ocrlive.tasks.retention import retention_loop
 from ocrlive.tasks.runner import Runner
 from ocrlive.ws import view
 from ocrlive.ws.connection import ConnectionManager
+from ocrlive.ws.guard import SocketGuard
 from ocrlive.ws.hub import Hub
 from ocrlive.ws.recovery import RecoveryService
 from ocrlive.ws.services import WsServices
@@ -40,17 +64,17 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def create_app(
-    settings: Settings, token: str, *, engine_factory: str = "ocrlive.ocr.engine:Engine"
+    settings: Settings, *, engine_factory: str = "ocrlive.ocr.engine:Engine"
 ) -> web.Application:
     """The database must already be migrated (ocrlive.store.db.migrate)."""
     check_aiohttp()  # the WebSocket fan-out's raw writes: fail here, not mid-broadcast
-    app = web.Application(middlewares=[errors_middleware, auth_middleware])
+    middlewares = [security_headers, errors_middleware, access_middleware]
+    app = web.Application(middlewares=middlewares)
     app[SETTINGS] = settings
-    app[AUTH] = Authenticator(token)
     app[STARTED_AT] = time.time()
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     setup_routes(app)
-    app.router.add_get("/api/ws", websocket)
+    add_route(app, "GET", "/api/ws", websocket, PUBLIC)  # it authenticates itself
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_tasks)
     app.cleanup_ctx.append(_pool(engine_factory))
@@ -71,9 +95,36 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
         folder.mkdir(parents=True, exist_ok=True)
     app[STORE] = open_sqlite(settings.db_path)
     app[RECORDS] = open_sqlite_records(settings.db_path)
+    app[DB] = app[STORE].db
+    app[AUDIT] = AuditLog(app[DB].writer)
+    app[IDENTITY] = Identity(app[DB], app[AUDIT], identity_config(settings))
+    app[AUTH] = RequestAuth(
+        app[IDENTITY], trusted=parse_networks(settings.trusted_proxies),
+        proxy_header=settings.proxy_user_header, proxy_role=settings.proxy_default_role,
+    )  # fmt: skip
+    if settings.oidc_issuer:
+        app[OIDC] = OidcClient(oidc_config(settings))
+    retention = asyncio.create_task(audit_retention_loop(app[AUDIT], settings.audit_retention_days))
     yield
+    retention.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await retention
     await app[RECORDS].close()
     await app[STORE].close()
+
+
+def oidc_config(settings: Settings) -> OidcConfig:
+    return OidcConfig(
+        issuer=settings.oidc_issuer, client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret, role_claim=settings.oidc_role_claim,
+        role_map=parse_role_map(settings.oidc_role_map),
+    )  # fmt: skip
+
+
+def identity_config(settings: Settings) -> IdentityConfig:
+    return IdentityConfig(
+        idle_timeout=settings.session_idle_minutes * 60, max_age=settings.session_max_hours * 3600
+    )
 
 
 async def _tasks(app: web.Application) -> AsyncIterator[None]:
@@ -87,13 +138,19 @@ async def _tasks(app: web.Application) -> AsyncIterator[None]:
         recovery=RecoveryService(store.log, store.tasks, settings.snapshot_finished),
         connections=ConnectionManager(),
         auth=app[AUTH],
+        audit=app[AUDIT],
         connect_limit=SlidingWindow(settings.connect_rate),
-        failure_limit=SlidingWindow(10),
         heartbeat=settings.ws_heartbeat,
         outbox_limit=settings.ws_outbox_limit,
         message_rate=settings.ws_rate,
     )
+    # Sessions are swept a few times per idle timeout, at most every 5 s.
+    guard = SocketGuard(
+        app[IDENTITY], app[WS].connections, min(5.0, settings.session_idle_minutes * 15)
+    )
+    guard.start()
     yield
+    await guard.stop()
 
 
 def build_executor(settings: Settings, engine_factory: str) -> Executor:

@@ -1,4 +1,5 @@
-"""The `ocrlive` command: serve, migrate, token, models, ingest, scheduler, worker."""
+"""The `ocrlive` command: serve, migrate, models, ingest, users, tokens, audit,
+scheduler, worker."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import logging
 import os
 import signal
+import ssl
 import sys
 from pathlib import Path
 
@@ -30,18 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8080)")
     serve.add_argument("--workers", type=int, help="OCR worker processes")
+    serve.add_argument("--tls-cert", type=Path, help="PEM certificate: serve HTTPS")
+    serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     _common(serve)
     _common(sub.add_parser("migrate", help="bring the database to the newest schema"))
-    _common(sub.add_parser("token", help="print the access token and the login URL"))
     _common(sub.add_parser("models", help="lay out the OCR models (offline) and print where"))
     ingest = sub.add_parser("ingest", help="OCR every document of a folder through a server")
     ingest.add_argument("folder", type=Path)
     ingest.add_argument("--patient-id", required=True)
     ingest.add_argument("--document-type", required=True)
     ingest.add_argument("--url", default="http://127.0.0.1:8080", help="the server")
-    ingest.add_argument(
-        "--token", help="access token (default: OCRLIVE_TOKEN or the data folder's)"
-    )
+    ingest.add_argument("--token", help="personal API token (default: env OCRLIVE_API_TOKEN)")
     _common(ingest)
     scheduler = sub.add_parser("scheduler", help="run a Dask scheduler set up for ocrlive")
     scheduler.add_argument("--host", default="0.0.0.0", help="address to listen on")
@@ -55,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--gpu", action="store_true", help="read on the GPU (ONNX Runtime CUDA)")
     worker.add_argument("--name", default="", help="worker name prefix (default: host name)")
     _common(worker)
+    from ocrlive.manage import add_parsers
+
+    add_parsers(sub, _common)
     return parser
 
 
@@ -67,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(
             host=getattr(args, "host", None), port=getattr(args, "port", None),
             data_dir=getattr(args, "data_dir", None), workers=getattr(args, "workers", None),
+            tls_cert=getattr(args, "tls_cert", None), tls_key=getattr(args, "tls_key", None),
         )  # fmt: skip
     except ValueError as exc:
         print(f"ocrlive: bad setting: {exc}", file=sys.stderr)
@@ -81,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command in ("scheduler", "worker"):
         return _dask(args, settings)
-    if args.command == "token":
-        return _print_token(settings)
+    if args.command in ("users", "tokens", "audit"):
+        from ocrlive.manage import run
+
+        return run(args, settings, lambda secret: login_url(settings, secret))
     if args.command == "models":
         _ensure_models(settings)
         print(f"models ready in {settings.resolved_models_dir}")
@@ -111,31 +118,26 @@ def _dask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _print_token(settings: Settings) -> int:
-    from ocrlive.http.auth import load_or_create_token
-
-    token, _ = load_or_create_token(settings.token, settings.data_dir)
-    print(token)
-    print(login_url(settings, token))
-    return 0
-
-
-def login_url(settings: Settings, token: str) -> str:
+def login_url(settings: Settings, secret: str) -> str:
+    """A single-use sign-in link (first run, `ocrlive users link`)."""
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
     host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{settings.port}/?token={token}"
+    scheme = "https" if settings.tls_cert else "http"
+    return f"{scheme}://{host}:{settings.port}/login?link={secret}"
 
 
-def prepare(settings: Settings) -> str:
-    """Everything before the event loop: folders, schema, models, token."""
-    from ocrlive.http.auth import load_or_create_token
+def prepare(settings: Settings) -> None:
+    """Everything before the event loop: folders, schema, models."""
     from ocrlive.store.db import migrate
 
+    if os.environ.get("OCRLIVE_TOKEN"):
+        log.warning(
+            "OCRLIVE_TOKEN is no longer used: people sign in as themselves and "
+            "programs use personal API tokens (see the README's migration note)"
+        )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.db_path)
     _ensure_models(settings)
-    token, _ = load_or_create_token(settings.token, settings.data_dir)
-    return token
 
 
 def _ensure_models(settings: Settings) -> None:
@@ -150,20 +152,46 @@ def _ensure_models(settings: Settings) -> None:
 
 
 def serve(settings: Settings) -> int:
-    token = prepare(settings)
-    asyncio.run(_serve(settings, token))
+    try:
+        tls = _tls(settings)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        print(f"ocrlive: cannot use the TLS certificate: {exc}", file=sys.stderr)
+        return 2
+    prepare(settings)
+    asyncio.run(_serve(settings, tls))
     return 0
 
 
-async def _serve(settings: Settings, token: str) -> None:
-    from ocrlive.app import create_app
+def _tls(settings: Settings) -> ssl.SSLContext | None:
+    if not settings.tls_cert and not settings.tls_key:
+        return None
+    if not (settings.tls_cert and settings.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return context
 
-    runner = web.AppRunner(create_app(settings, token), access_log=None)
+
+async def _serve(settings: Settings, tls: ssl.SSLContext | None) -> None:
+    from ocrlive.app import create_app
+    from ocrlive.identity.people import first_run
+    from ocrlive.keys import IDENTITY
+
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, shutdown_timeout=10)
+    site = web.TCPSite(runner, settings.host, settings.port, shutdown_timeout=10, ssl_context=tls)
     await site.start()
-    print(f"ocrlive {__version__} serving on http://{settings.host}:{settings.port}/", flush=True)
-    print(f"log in at: {login_url(settings, token)}", flush=True)
+    scheme = "https" if tls else "http"
+    print(
+        f"ocrlive {__version__} serving on {scheme}://{settings.host}:{settings.port}/", flush=True
+    )
+    link = await first_run(app[IDENTITY])
+    if link is not None:
+        print("no one can sign in yet: an 'admin' was created. Open this single-use link "
+              "within 15 minutes and choose a password:", flush=True)  # fmt: skip
+        print(f"  {login_url(settings, link)}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -30,8 +30,35 @@ class Unauthorized(ApiError):
     status, code = 401, "unauthorized"
 
 
+class SessionEnded(Unauthorized):
+    """A session that existed but ended (sign-out, timeout, disabled, role change): not
+    a guess, so it does not count toward the failed-authentication limit."""
+
+    code = "session_expired"
+
+
+class InvalidCredentials(Unauthorized):
+    code = "invalid_credentials"
+
+
+class InvalidLink(Unauthorized):
+    code = "invalid_link"
+
+
 class ForbiddenOrigin(ApiError):
     status, code = 403, "forbidden_origin"
+
+
+class Forbidden(ApiError):
+    status, code = 403, "forbidden"
+
+
+class WeakPassword(ApiError):
+    status, code = 400, "weak_password"
+
+
+class AlreadyExists(ApiError):
+    status, code = 409, "already_exists"
 
 
 class NotFound(ApiError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -14,8 +15,9 @@ from typing import Any, TextIO
 
 import aiohttp
 
-from ocrlive.http.auth import load_or_create_token
 from ocrlive.settings import Settings
+
+TOKEN_ENV = "OCRLIVE_API_TOKEN"
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".pdf"}
 TERMINAL = {"task.completed": "completed", "task.failed": "failed", "task.cancelled": "cancelled"}
@@ -38,7 +40,12 @@ def ingest(args: argparse.Namespace, settings: Settings) -> int:
     if not files:
         print(f"no PNG, JPEG, TIFF or PDF files in {args.folder}", file=sys.stderr)
         return 1
-    token = args.token or load_or_create_token(settings.token, settings.data_dir)[0]
+    token = args.token or os.environ.get(TOKEN_ENV, "")
+    if not token:
+        print(f"ocrlive ingest needs a personal API token: --token or {TOKEN_ENV} "
+              "(make one on the dashboard's API tokens page or with `ocrlive tokens create`)",
+              file=sys.stderr)  # fmt: skip
+        return 2
     batch = asyncio.run(_run(args, token, files, sys.stderr))
     _summary(batch, sys.stdout)
     failed = [o for o in batch.outcome.values() if o != "completed"]

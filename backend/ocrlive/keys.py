@@ -12,24 +12,33 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from ocrlive.http.auth import Authenticator
+    from ocrlive.audit.log import AuditLog
+    from ocrlive.identity.permissions import Principal
+    from ocrlive.identity.requests import RequestAuth
+    from ocrlive.identity.service import Identity
     from ocrlive.ocr.executor import Executor
     from ocrlive.records.base import Records
     from ocrlive.settings import Settings
     from ocrlive.store.base import Store
+    from ocrlive.store.sqlite.database import Database
     from ocrlive.tasks.manager import TaskManager
     from ocrlive.tasks.runner import Runner
     from ocrlive.ws.services import WsServices
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 STORE: web.AppKey[Store] = web.AppKey("store")
-AUTH: web.AppKey[Authenticator] = web.AppKey("auth")
+DB: web.AppKey[Database] = web.AppKey("db")
+IDENTITY: web.AppKey[Identity] = web.AppKey("identity")
+AUTH: web.AppKey[RequestAuth] = web.AppKey("auth")
+AUDIT: web.AppKey[AuditLog] = web.AppKey("audit")
 POOL: web.AppKey[Executor] = web.AppKey("pool")
 MANAGER: web.AppKey[TaskManager] = web.AppKey("manager")
 RUNNER: web.AppKey[Runner] = web.AppKey("runner")
 WS: web.AppKey[WsServices] = web.AppKey("ws")
 RECORDS: web.AppKey[Records] = web.AppKey("records")
 STARTED_AT: web.AppKey[float] = web.AppKey("started_at")
+# Per request: who is asking.
+PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal")
 
 
 def uptime(app: web.Application) -> float:

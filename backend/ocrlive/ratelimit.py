@@ -47,6 +47,12 @@ class SlidingWindow:
         hits.extend([now] * weight)
         return len(hits) <= self.limit
 
+    def forgive(self, key: str) -> None:
+        """Take back the newest event of `key` (an attempt that turned out legitimate)."""
+        hits = self._hits.get(key)
+        if hits:
+            hits.pop()
+
     def full(self, key: str) -> bool:
         """True when one more event for `key` would be over the limit."""
         hits = self._hits.get(key)

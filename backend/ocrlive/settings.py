@@ -15,8 +15,7 @@ from ocrlive.ocr.types import EngineConfig
 SETTINGS_DOC: dict[str, str] = {
     "host": "Address to listen on (`--host`).",
     "port": "Port to listen on (`--port`).",
-    "data_dir": "Folder for the database, uploads, page images and the token (`--data-dir`).",
-    "token": "Access token; generated and kept in `<data-dir>/token` when empty.",
+    "data_dir": "Folder for the database, uploads and page images (`--data-dir`).",
     "models_dir": "Folder holding the model folders (`inference.onnx` + `inference.yml`).",
     "engine": "`onnxruntime` (default) or `paddle` (needs paddlepaddle and Paddle-format models).",
     "det_model": "Name of the detection model folder under `models_dir`.",
@@ -43,7 +42,36 @@ SETTINGS_DOC: dict[str, str] = {
     "ws_outbox_limit": "Frames queued for one WebSocket before it is closed as too slow.",
     "ws_heartbeat": "Seconds between WebSocket pings.",
     "ws_rate": "Messages per second a WebSocket client may send (burst of twice as many).",
-    "connect_rate": "WebSocket connection attempts per minute from one address.",
+    "connect_rate": (
+        "Unauthenticated WebSocket connection attempts per minute from one address "
+        "(signed-in ones are not counted)."
+    ),
+    "session_idle_minutes": "A browser session ends after this many minutes without activity.",
+    "session_max_hours": "A browser session ends this many hours after sign-in, active or not.",
+    "trusted_proxies": (
+        "Comma-separated addresses or networks of reverse proxies whose `X-Forwarded-For` "
+        "(client address for limits and the audit log), `X-Forwarded-Proto` and user header "
+        "are believed."
+    ),
+    "proxy_user_header": (
+        "Header naming the signed-in person, set by a trusted proxy (e.g. `Remote-User`); "
+        "empty: off."
+    ),
+    "proxy_default_role": (
+        "Role given to a person a trusted proxy names who is not known yet; empty: refused."
+    ),
+    "audit_retention_days": "Audit rows are kept this many days (at least 365), apart from tasks.",
+    "oidc_issuer": "OpenID Connect issuer URL; empty: single sign-on off.",
+    "oidc_client_id": "OpenID Connect client id.",
+    "oidc_client_secret": "OpenID Connect client secret.",
+    "oidc_name": "The provider's name on the sign-in button.",
+    "oidc_role_claim": "ID token claim holding the person's groups or roles.",
+    "oidc_role_map": (
+        "`claim value=role` pairs, comma-separated (e.g. `ocr-admins=admin,ward=clinician`); "
+        "the first match wins; no match: sign-in refused."
+    ),
+    "tls_cert": "PEM certificate: serve HTTPS directly (`--tls-cert`).",
+    "tls_key": "PEM private key of `tls_cert` (`--tls-key`).",
     "review_threshold": "Lines read with a confidence below this (0..1) are marked for review.",
     "executor": "`local` (a pool of worker processes here) or `dask` (a Dask cluster).",
     "dask_scheduler": "The Dask scheduler's address (`tcp://host:8786`) with `executor=dask`.",
@@ -65,7 +93,6 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     data_dir: Path = field(default_factory=_default_data_dir)
-    token: str = ""
     models_dir: Path | None = None
     engine: str = "onnxruntime"
     det_model: str = "PP-OCRv6_det_small"
@@ -89,6 +116,20 @@ class Settings:
     ws_heartbeat: float = 20.0
     ws_rate: float = 20.0
     connect_rate: int = 60
+    session_idle_minutes: float = 15.0
+    session_max_hours: float = 12.0
+    trusted_proxies: str = ""
+    proxy_user_header: str = ""
+    proxy_default_role: str = ""
+    audit_retention_days: float = 6 * 365.0
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_name: str = "single sign-on"
+    oidc_role_claim: str = "groups"
+    oidc_role_map: str = ""
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
     # PP-OCRv6 scores cleanly printed lines near 1 (the drawn test pages read at 0.99 on
     # average); 0.8, the dashboard's "low confidence" mark since the first version, leaves
     # those alone and sends a person to the lines the engine itself doubts.

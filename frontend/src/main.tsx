@@ -1,7 +1,8 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { LiveProvider, createServices } from "./live/context";
-import { OcrDashboard } from "./pages/OcrDashboard";
+import { SessionGate } from "./auth/SessionGate";
+import { App } from "./pages/App";
 import "./styles.css";
 
 const root = document.getElementById("root");
@@ -14,7 +15,9 @@ const services = createServices({
 createRoot(root).render(
   <StrictMode>
     <LiveProvider services={services}>
-      <OcrDashboard />
+      <SessionGate>
+        <App />
+      </SessionGate>
     </LiveProvider>
   </StrictMode>,
 );

@@ -21,12 +21,11 @@ from tests.helpers.server import ServerProcess
 
 pytestmark = [pytest.mark.engine, pytest.mark.e2e]
 
-TOKEN = "browser-token-0123456789"
-
 
 async def open_dashboard(browser: Browser, server: ServerProcess) -> Page:
     page = await browser.new_page(viewport={"width": 1280, "height": 800})
-    await page.goto(f"{server.url}/?token={TOKEN}")  # the link `ocrlive serve` prints
+    link = server.cli("users", "link", "admin").strip().splitlines()[-1]
+    await page.goto(link)  # a single-use sign-in link, as `ocrlive users link` prints
     await expect(page.get_by_role("heading", name="ocrlive")).to_be_visible()
     await expect(page.get_by_text("Live", exact=False).first).to_be_visible()
     return page
@@ -50,7 +49,7 @@ async def test_upload_through_the_page_and_read_the_text(
 ) -> None:
     card = tmp_path / "caution-card.png"
     draw_caution_card().save(card)
-    server = ServerProcess(tmp_path / "data", TOKEN)
+    server = ServerProcess(tmp_path / "data")
     server.start()
     try:
         page = await open_dashboard(browser, server)
@@ -78,7 +77,7 @@ async def test_multi_file_upload_and_server_killed_mid_task(
     pdf = write_pdf(
         [draw_page(sample_lines(25, seed=10 + n)) for n in range(3)], tmp_path / "letter.pdf"
     )
-    server = ServerProcess(tmp_path / "data", TOKEN, OCRLIVE_WORKERS="1")
+    server = ServerProcess(tmp_path / "data", OCRLIVE_WORKERS="1")
     server.start()
     try:
         page = await open_dashboard(browser, server)

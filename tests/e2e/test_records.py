@@ -44,7 +44,8 @@ async def upload_card(server: ServerProcess) -> str:
 async def dashboard(browser: Browser, server: ServerProcess) -> Page:
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
-    await page.goto(f"{server.url}/?token={TOKEN}")
+    link = server.cli("users", "link", "admin").strip().splitlines()[-1]
+    await page.goto(link)  # a single-use sign-in link, as `ocrlive users link` prints
     await expect(page.get_by_role("heading", name="ocrlive")).to_be_visible()
     return page
 

@@ -19,12 +19,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+ADMIN = "admin"
+ADMIN_PASSWORD = "correct horse battery"
+
+
 class ServerProcess:
-    def __init__(self, data_dir: Path, token: str, port: int | None = None, **env: str) -> None:
+    """`token`: the admin's personal API token, created through the CLI before the first
+    start (an imported secret of at least 20 characters, or a new one when None);
+    `self.token` holds it, and ADMIN / ADMIN_PASSWORD sign in through the browser."""
+
+    def __init__(
+        self, data_dir: Path, token: str | None = None, port: int | None = None, **env: str
+    ) -> None:
         self.data_dir = data_dir
-        self.token = token
+        self.token = token or ""
         self.port = port or free_port()
-        self.env = {**os.environ, "OCRLIVE_TOKEN": token, "PYTHONUNBUFFERED": "1", **env}
+        # The port also tells `ocrlive users link` which address to print.
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", "OCRLIVE_PORT": str(self.port), **env}
+        self.env.pop("OCRLIVE_TOKEN", None)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"server-{self.port}.log"
         self._log: IO[Any] | None = None
@@ -33,7 +45,39 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 120) -> None:
+    def cli(self, *args: str, stdin: str = "") -> str:
+        """Run `ocrlive ARGS --data-dir D` as the administrator would; its stdout."""
+        cmd = [sys.executable, "-m", "ocrlive", *args, "--data-dir", str(self.data_dir)]
+        done = subprocess.run(cmd, env=self.env, input=stdin, capture_output=True, text=True,
+                              timeout=120, check=False)  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"{args}: {done.stdout} {done.stderr}")
+        return done.stdout
+
+    def add_person(self, username: str, role: str, password: str = ADMIN_PASSWORD) -> str:
+        """A person with a password, and a new API token of theirs (returned)."""
+        self.cli(
+            "users", "add", username, "--role", role, "--password-stdin", stdin=password + "\n"
+        )
+        out = self.cli("tokens", "create", f"{username}-test", "--user", username)
+        return out.strip().splitlines()[-1]
+
+    def _provision(self) -> None:
+        if (self.data_dir / "ocrlive.db").exists():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.token:
+            self.cli("users", "add", ADMIN, "--role", "admin", "--password-stdin",
+                     stdin=ADMIN_PASSWORD + "\n")  # fmt: skip
+            self.cli("tokens", "create", "tests", "--user", ADMIN, "--from-stdin",
+                     stdin=self.token + "\n")  # fmt: skip
+        else:
+            self.token = self.add_person(ADMIN, "admin")
+
+    def start(self, timeout: float = 120, *, provision: bool = True) -> None:
+        """provision=False: a fresh install, as the first-run admin finds it."""
+        if provision:
+            self._provision()
         self._log = open(self.log_path, "ab")  # noqa: SIM115
         cmd = [sys.executable, "-m", "ocrlive", "serve", "--host", "127.0.0.1",
                "--port", str(self.port), "--data-dir", str(self.data_dir)]  # fmt: skip

@@ -8,9 +8,9 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 from tests.helpers.live import Live, fake_png
+from tests.helpers.people import sign_in
 
 from ocrlive.keys import SETTINGS
-from ocrlive.settings import Settings
 
 Client = TestClient[Any, Any]
 
@@ -125,17 +125,18 @@ async def test_requests_without_the_token_are_refused(client: Client) -> None:
         assert (await anonymous.get(client.make_url("/api/health"))).status == 200
 
 
-async def test_login_link_sets_a_session_cookie(client: Client, settings: Settings) -> None:
+async def test_password_sign_in_sets_a_strict_http_only_session_cookie(client: Client) -> None:
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(cookie_jar=jar) as browser:
-        resp = await browser.get(
-            client.make_url(f"/?token={settings.token}"), allow_redirects=False
-        )
-        assert resp.status == 302 and resp.headers["Location"] == "/"
-        assert "HttpOnly" in resp.headers["Set-Cookie"]
+        resp = await sign_in(browser, client)
+        cookie = resp.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie
         assert (await browser.get(client.make_url("/api/tasks"))).status == 200
-        wrong = await browser.get(client.make_url("/?token=nope"), allow_redirects=False)
+        wrong = await browser.post(
+            client.make_url("/api/login"), json={"username": "admin", "password": "not it at all"}
+        )
         assert wrong.status == 401
+        assert_error(await wrong.json(), "invalid_credentials")
 
 
 async def test_cancel_and_retry(client: Client) -> None:

@@ -22,7 +22,7 @@ from tests.helpers.server import ServerProcess
 
 pytestmark = pytest.mark.engine
 
-TOKEN = "e2e-token-abcdef"
+TOKEN = "e2e-token-abcdef-0123456789"
 PAGE_ONE = ["Referral letter for the cardiology clinic", "Patient complains of chest pain",
             "Blood pressure 140 over 90", "Please see within two weeks"]  # fmt: skip
 PAGE_TWO = ["Current medication list", "Aspirin 75 mg once daily",

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 from tests.helpers.live import Live, fake_png
+from tests.helpers.people import admin_token
 from tests.integration.test_api import assert_error, upload
 
 from ocrlive.ingest import ingest
@@ -103,7 +104,11 @@ async def test_ingest_sends_a_folder_through_the_queue(client: Client, tmp_path:
     settings = client.server.app[SETTINGS]
     url = str(client.make_url("")).rstrip("/")
     args = argparse.Namespace(
-        folder=folder, patient_id="P-7", document_type="lab_report", url=url, token=settings.token
+        folder=folder,
+        patient_id="P-7",
+        document_type="lab_report",
+        url=url,
+        token=admin_token(client),
     )
     code = await asyncio.to_thread(ingest, args, settings)
     assert code == 1  # the broken file was rejected, so the batch is not clean

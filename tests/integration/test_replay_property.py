@@ -15,28 +15,26 @@ from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.helpers.live import Live
+from tests.helpers.people import token_for
 
 from ocrlive.app import _store, _tasks, websocket
 from ocrlive.events import Event, Stage
-from ocrlive.http.auth import Authenticator
-from ocrlive.keys import AUTH, MANAGER, SETTINGS, WS
+from ocrlive.keys import MANAGER, SETTINGS, WS
 from ocrlive.ocr.types import Progress
 from ocrlive.settings import load_settings
 from ocrlive.store.db import migrate
 from ocrlive.tasks.manager import NewTask, TaskManager
 
-TOKEN = "property-token-000000"
 
-
-def live_app(data_dir: Path) -> web.Application:
-    """The real event log (SQLite), registry and WebSocket view, without the OCR pool."""
+async def live_app(data_dir: Path) -> tuple[web.Application, str]:
+    """The real event log (SQLite), registry and WebSocket view, without the OCR pool; an admin's
+    API token."""
     app = web.Application()
-    app[SETTINGS] = load_settings(environ={}, data_dir=data_dir, token=TOKEN)
-    app[AUTH] = Authenticator(TOKEN)
+    app[SETTINGS] = load_settings(environ={}, data_dir=data_dir)
     app.router.add_get("/api/ws", websocket)
     app.cleanup_ctx.extend([_store, _tasks])
     migrate(app[SETTINGS].db_path)
-    return app
+    return app, await token_for(app[SETTINGS], "admin", "admin")
 
 
 def new_task(n: int) -> NewTask:
@@ -64,10 +62,10 @@ async def publish(manager: TaskManager, plan: list[tuple[int, int]], pause: floa
 
 async def scenario(data_dir: Path, plan: list[tuple[int, int]], join_at: int,
                    since_share: float, pause: float) -> None:  # fmt: skip
-    app = live_app(data_dir)
+    app, token = await live_app(data_dir)
     async with (
         TestServer(app) as server,
-        aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as session,
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
     ):
         manager: TaskManager = app[MANAGER]
         publishing = asyncio.create_task(publish(manager, plan, pause))

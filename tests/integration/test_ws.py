@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 from tests.helpers.live import Live, fake_png
+from tests.helpers.people import admin_token, sign_in
 from tests.integration.test_api import upload
 
 from ocrlive.keys import WS
-from ocrlive.settings import Settings
 from ocrlive.ws import view
 
 Client = TestClient[Any, Any]
@@ -114,12 +114,12 @@ async def test_oversized_frame_closes_with_1009(client: Client) -> None:
     assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1009
 
 
-async def test_auth_message_flow(client: Client, settings: Settings, monkeypatch: Any) -> None:
+async def test_auth_message_flow(client: Client, monkeypatch: Any) -> None:
     monkeypatch.setattr(view, "AUTH_TIMEOUT", 0.3)
     async with aiohttp.ClientSession() as anon:
         ws = await anon.ws_connect(ws_url(client))
         assert (await ws.receive_json())["type"] == "auth_required"
-        await ws.send_str(json.dumps({"type": "auth", "token": settings.token}))
+        await ws.send_str(json.dumps({"type": "auth", "token": admin_token(client)}))
         assert (await ws.receive_json())["type"] == "hello"
         await ws.close()
         ws = await anon.ws_connect(ws_url(client))
@@ -131,10 +131,10 @@ async def test_auth_message_flow(client: Client, settings: Settings, monkeypatch
         assert (await ws.receive(timeout=5)).data == 4002
 
 
-async def test_cookie_from_another_origin_is_refused(client: Client, settings: Settings) -> None:
+async def test_cookie_from_another_origin_is_refused(client: Client) -> None:
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(cookie_jar=jar) as browser:
-        await browser.get(client.make_url(f"/?token={settings.token}"))
+        await sign_in(browser, client)
         origin = f"http://{client.host}:{client.port}"
         ws = await browser.ws_connect(ws_url(client), headers={"Origin": origin})
         assert (await ws.receive_json())["type"] == "hello"

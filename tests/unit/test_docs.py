@@ -71,7 +71,7 @@ def test_every_api_route_is_documented() -> None:
     setup_routes(app)
     listed = {
         (method, _route_shape(path))
-        for method, path in re.findall(r"`(GET|POST|PUT|DELETE) (/[^` ]*)", PROTOCOL)
+        for method, path in re.findall(r"`(GET|POST|PUT|PATCH|DELETE) (/[^` ]*)", PROTOCOL)
     }
     routes = {
         (route.method, _route_shape(route.resource.canonical))

@@ -1,4 +1,4 @@
-"""Authentication, and the one place where errors become the JSON error shape."""
+"""The one place where errors become the JSON error shape (access: http/access.py)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,9 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ocrlive.errors import ApiError, Unauthorized
-from ocrlive.keys import AUTH
+from ocrlive.errors import ApiError
 
 log = logging.getLogger(__name__)
-
-# Reachable without a token: the login redirect, the page shell (it shows how to log
-# in), the bundle, the health probe. The WebSocket authenticates itself.
-PUBLIC_PREFIXES = ("/static/", "/api/health", "/api/ws")
-PUBLIC_PATHS = frozenset({"/", "/favicon.ico"})
 
 
 def error_response(exc: ApiError) -> web.Response:
@@ -37,13 +31,3 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         log.exception("unhandled error on %s %s", request.method, request.path)
         body = {"error": {"code": "internal_error", "message": "Internal server error"}}
         return web.json_response(body, status=500)
-
-
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    path = request.path
-    if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
-        return await handler(request)
-    if not request.app[AUTH].authenticated(request):
-        raise Unauthorized("Log in with the link printed by `ocrlive serve`, or send a token")
-    return await handler(request)

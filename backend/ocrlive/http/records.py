@@ -13,8 +13,9 @@ from aiohttp import web
 
 from ocrlive.errors import InvalidRequest, NotFound, NotReady
 from ocrlive.events import DocumentType, TaskStatus
+from ocrlive.http.access import principal, subject
 from ocrlive.http.tasks import int_query
-from ocrlive.keys import AUTH, MANAGER, RECORDS, RUNNER, SETTINGS
+from ocrlive.keys import MANAGER, RECORDS, RUNNER, SETTINGS
 from ocrlive.ocr.types import TaskResult
 from ocrlive.records import exports
 from ocrlive.records.base import SearchFilters
@@ -25,8 +26,8 @@ MAX_EXPORT_DOCUMENTS = 200
 
 
 def author(request: web.Request) -> str:
-    """Who made a change. One shared token today: the kind of credential it came with."""
-    return "api-token" if request.app[AUTH].bearer(request) else "browser-session"
+    """Who made a change: the signed-in person."""
+    return principal(request).username
 
 
 def _choice(request: web.Request, name: str, allowed: type[StrEnum]) -> str | None:
@@ -61,7 +62,10 @@ async def search(request: web.Request) -> web.Response:
     limit = int_query(request, "limit", 20, 1, 100)
     offset = int_query(request, "offset", 0, 0, 10_000)
     index = request.app[RECORDS].search
-    found = await index.search(query, _filters(request), limit=limit, offset=offset)
+    filters = _filters(request)
+    found = await index.search(query, filters, limit=limit, offset=offset)
+    q = request.query.get("q", "")[:100]
+    subject(request, None, f"q={q!r}, {found.total} found", patient_id=filters.patient_id)
     return web.json_response({
         "hits": [hit.to_json() for hit in found.hits], "total": found.total,
         "total_exact": found.total_exact, "order": found.order, "limit": limit, "offset": offset,
@@ -75,6 +79,7 @@ async def patient_documents(request: web.Request) -> web.Response:
     threshold = request.app[SETTINGS].review_threshold
     reads = request.app[RECORDS].reads
     docs, total = await reads.patient_documents(patient, threshold, limit=limit, offset=offset)
+    subject(request, None, f"{len(docs)} of {total} documents", patient_id=patient)
     return web.json_response({"patient_id": patient, "documents": [d.to_json() for d in docs],
                               "total": total, "limit": limit, "offset": offset})  # fmt: skip
 
@@ -87,6 +92,7 @@ async def review_queue(request: web.Request) -> web.Response:
     entries, total = await request.app[RECORDS].reads.review_queue(
         threshold, limit=limit, offset=offset, patient_id=patient
     )
+    subject(request, None, f"{len(entries)} of {total} documents", patient_id=patient)
     return web.json_response({
         "threshold": threshold,
         "documents": [e.to_json() for e in entries], "total": total,
@@ -105,7 +111,9 @@ async def shaped_result(request: web.Request, task_id: str) -> dict[str, Any]:
 
 
 async def get_result(request: web.Request) -> web.Response:
-    return web.json_response(await shaped_result(request, request.match_info["task_id"]))
+    shaped = await shaped_result(request, request.match_info["task_id"])
+    subject(request, await request.app[MANAGER].get(request.match_info["task_id"]))
+    return web.json_response(shaped)
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
@@ -136,6 +144,9 @@ async def edit_line(request: web.Request) -> web.Response:
         base_revision=_optional_int(body, "revision"),
     )  # fmt: skip
     task, made = await request.app[MANAGER].edit_line(request.match_info["task_id"], edit)
+    subject(
+        request, task, f"page {edit.page} line {edit.line}: {edit.action}, revision {made.revision}"
+    )
     line = made.result["pages"][_page_index(made.result, edit.page)]["lines"][edit.line]
     threshold = request.app[SETTINGS].review_threshold
     return web.json_response({"task": task.to_json(), "revision": made.revision,
@@ -155,6 +166,7 @@ async def revisions(request: web.Request) -> web.Response:
     reads = request.app[RECORDS].reads
     found = await reads.current(task.id)
     past = await reads.history(task.id, _int(page), _int(line))
+    subject(request, task, "revisions")
     return web.json_response({"task_id": task.id, "revision": found[1] if found else None, **past})
 
 
@@ -168,11 +180,13 @@ async def archived_revision(request: web.Request) -> web.Response:
     result = await request.app[RECORDS].reads.archived(task.id, number)
     if result is None:
         raise NotFound(f"No replaced revision {number}; the current one is at /result")
+    subject(request, task, f"revision {number}")
     return web.json_response(shape_result(result, number, request.app[SETTINGS].review_threshold))
 
 
 async def rerun(request: web.Request) -> web.Response:
     task = await request.app[RUNNER].rerun(request.match_info["task_id"])
+    subject(request, task)
     return web.json_response({"task": task.to_json()})
 
 
@@ -186,6 +200,7 @@ async def _document(request: web.Request, task_id: str) -> exports.Document:
     result = await shaped_result(request, task.id)
     settings = request.app[SETTINGS]
     name = _file_stem(task.patient_id, task.filename.rsplit(".", 1)[0])
+    subject(request, task, f"export as {request.match_info.get('format') or 'zip'}")
     return exports.Document(task.id, name, result, settings.pages_dir / task.id, settings.pdf_dpi)
 
 

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from ocrlive import __version__
 from ocrlive.errors import InvalidRequest, NotFound
+from ocrlive.http.access import subject
 from ocrlive.http.uploads import receive_upload
 from ocrlive.keys import MANAGER, POOL, RUNNER, SETTINGS, STORE, WS, uptime
 from ocrlive.store.base import TaskFilter
@@ -22,6 +23,7 @@ async def create_task(request: web.Request) -> web.Response:
     if key is not None:
         existing = await request.app[STORE].tasks.find_by_idempotency_key(key)
         if existing is not None:
+            subject(request, existing, "idempotent repeat")
             return web.json_response({"task": existing.to_json()}, status=200)
     request.app[RUNNER].check_capacity()  # before reading a body that would be refused
     upload = await receive_upload(request, settings.files_dir, settings.max_upload_mb * 2**20)
@@ -32,6 +34,7 @@ async def create_task(request: web.Request) -> web.Response:
         idempotency_key=key,
     )  # fmt: skip
     task, created = await request.app[RUNNER].submit(new)
+    subject(request, task, upload.filename)
     return web.json_response({"task": task.to_json()}, status=202 if created else 200)
 
 
@@ -41,6 +44,7 @@ async def list_tasks(request: web.Request) -> web.Response:
         raise InvalidRequest("status must be active, finished or all")
     limit = int_query(request, "limit", 500, 1, 5000)
     tasks = await request.app[STORE].tasks.list(TaskFilter(which), limit)
+    subject(request, None, f"{len(tasks)} tasks ({which})")
     return web.json_response({"tasks": [t.to_json() for t in tasks]})
 
 
@@ -55,6 +59,7 @@ def int_query(request: web.Request, name: str, default: int, low: int, high: int
 
 async def get_task(request: web.Request) -> web.Response:
     task = await request.app[MANAGER].get(request.match_info["task_id"])
+    subject(request, task)
     return web.json_response({"task": task.to_json()})
 
 
@@ -64,16 +69,19 @@ async def get_page(request: web.Request) -> web.FileResponse:
     path = request.app[SETTINGS].pages_dir / task.id / f"page-{int(number)}.png"
     if not path.is_file():
         raise NotFound(f"No page {number} for this task")
+    subject(request, task, f"page {int(number)}")
     return web.FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
 
 
 async def cancel_task(request: web.Request) -> web.Response:
     task = await request.app[RUNNER].cancel(request.match_info["task_id"])
+    subject(request, task)
     return web.json_response({"task": task.to_json()})
 
 
 async def retry_task(request: web.Request) -> web.Response:
     task = await request.app[RUNNER].retry(request.match_info["task_id"])
+    subject(request, task)
     return web.json_response({"task": task.to_json()})
 
 

@@ -33,10 +33,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ocrlive.events import Event, Task
 from ocrlive.ocr.types import TaskResult
+
+if TYPE_CHECKING:
+    from ocrlive.store.sqlite.database import Database
 
 
 class TaskFilter(StrEnum):
@@ -186,10 +189,12 @@ class TaskStore(Protocol):
 
 @dataclass(frozen=True)
 class Store:
-    """One backend's log and task store, opened together by app.py."""
+    """One backend's log and task store, opened together by app.py; `db` reaches the
+    people and audit tables through the same single writer."""
 
     log: EventLog
     tasks: TaskStore
+    db: Database
 
     async def close(self) -> None:
         await self.log.close()

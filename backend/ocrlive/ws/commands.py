@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ocrlive.audit.actions import Action
+from ocrlive.audit.log import entry
+from ocrlive.identity.permissions import Permission
+from ocrlive.store.audit import Entry
 from ocrlive.ws.connection import Connection
 from ocrlive.ws.hub import event_frame
 from ocrlive.ws.outbox import Frame
@@ -37,6 +41,12 @@ async def subscribe(
             services.hub.unsubscribe(topic, conn)
             conn.release(topic, _DROP_ALL)
         raise
+    try:
+        await services.audit.record(_subscribed(conn, topic, task_id, rec.snapshot))
+    except BaseException:  # no record, no stream: undo as for a failed recovery
+        services.hub.unsubscribe(topic, conn)
+        conn.release(topic, _DROP_ALL)
+        raise
     conn.subscriptions.add(topic)
     payload = {"topic": topic, "recovered": rec.recovered, "seq": rec.seq}
     payload |= {"epoch": services.recovery.epoch, "snapshot": rec.snapshot}
@@ -47,6 +57,16 @@ async def subscribe(
     )
     conn.release(topic, rec.release_after)
     return None
+
+
+def _subscribed(conn: Connection, topic: str, task_id: str | None, snapshot: Any) -> Entry:
+    """A subscription streams a patient's document (or the task list) to this person:
+    on the record before the snapshot goes out."""
+    if task_id is None:
+        return entry(conn.info.principal, Action.TOPIC_SUBSCRIBE, detail=topic)
+    patient = snapshot.get("patient_id") if isinstance(snapshot, dict) else None
+    return entry(conn.info.principal, Action.TOPIC_SUBSCRIBE, task_id=task_id,
+                 patient_id=patient, detail=topic)  # fmt: skip
 
 
 async def unsubscribe(
@@ -77,7 +97,7 @@ _SUBSCRIBE = {
 COMMANDS: dict[str, Command] = {
     cmd.type: cmd
     for cmd in (
-        Command("subscribe", _SUBSCRIBE, subscribe),
+        Command("subscribe", _SUBSCRIBE, subscribe, Permission.TASK_READ),
         Command("unsubscribe", {"topic": Field((str,))}, unsubscribe),
         Command("ack", {"seq": Field((int,))}, ack),
         Command("ping", {}, ping),

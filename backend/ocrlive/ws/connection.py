@@ -14,13 +14,14 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from ocrlive.events import utcnow
+from ocrlive.identity.permissions import Principal
 from ocrlive.ws.outbox import Frame, Outbox
 from ocrlive.ws.protocol import CloseCode
 from ocrlive.ws.transport import SocketWriter
@@ -34,8 +35,12 @@ _ids = itertools.count(1)
 class ConnectionInfo:
     address: str
     user_agent: str
-    user: str
+    principal: Principal
     connected_at: str = field(default_factory=utcnow)
+
+    @property
+    def user(self) -> str:
+        return self.principal.username
 
 
 class Connection:
@@ -176,6 +181,7 @@ class Connection:
             "address": self.info.address,
             "user_agent": self.info.user_agent,
             "user": self.info.user,
+            "role": self.info.principal.role.value,
             "connected_at": self.info.connected_at,
             "subscriptions": sorted(self.subscriptions),
             "last_ack": self.last_ack,
@@ -198,6 +204,9 @@ class ConnectionManager:
 
     def __len__(self) -> int:
         return len(self._connections)
+
+    def __iter__(self) -> Iterator[Connection]:
+        return iter(list(self._connections.values()))
 
     def describe(self) -> list[dict[str, Any]]:
         return [conn.describe() for conn in self._connections.values()]

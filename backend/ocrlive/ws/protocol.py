@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING, Any
 
+from ocrlive.identity.permissions import Permission
+
 if TYPE_CHECKING:
     from ocrlive.ws.connection import Connection
     from ocrlive.ws.services import WsServices
@@ -43,6 +45,7 @@ class WsErrorCode(StrEnum):
     NOT_SUBSCRIBED = "not_subscribed"
     RATE_LIMITED = "rate_limited"
     ALREADY_AUTHENTICATED = "already_authenticated"
+    FORBIDDEN = "forbidden"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -71,6 +74,7 @@ class Command:
     type: str
     schema: dict[str, Field]
     handler: Handler
+    permission: Permission | None = None  # None: any signed-in person
 
 
 def parse(text: str) -> dict[str, Any]:

@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass
 
 from ocrlive import __version__
-from ocrlive.http.auth import Authenticator  # the people engineer moves this (identity/)
+from ocrlive.audit.log import AuditLog
+from ocrlive.identity.requests import RequestAuth
 from ocrlive.ratelimit import SlidingWindow
 from ocrlive.ws.connection import ConnectionManager
 from ocrlive.ws.hub import Hub
@@ -18,9 +19,9 @@ class WsServices:
     hub: Hub
     recovery: RecoveryService
     connections: ConnectionManager
-    auth: Authenticator
+    auth: RequestAuth
+    audit: AuditLog
     connect_limit: SlidingWindow
-    failure_limit: SlidingWindow
     heartbeat: float
     outbox_limit: int
     message_rate: float

@@ -7,8 +7,9 @@ import logging
 
 from aiohttp import WSMsgType, web
 
-from ocrlive.errors import RateLimited
-from ocrlive.http.auth import check_origin  # the people engineer moves this (identity/)
+from ocrlive.errors import RateLimited, SessionEnded
+from ocrlive.identity.permissions import Principal
+from ocrlive.identity.requests import Credentials, check_origin
 from ocrlive.ratelimit import TokenBucket
 from ocrlive.ws.commands import COMMANDS
 from ocrlive.ws.connection import Connection, ConnectionInfo
@@ -34,53 +35,58 @@ MAX_REJECTED = 200  # messages refused by the rate limit before the connection i
 
 
 async def handle(request: web.Request, services: WsServices) -> web.StreamResponse:
-    address = request.remote or "unknown"
-    if not services.connect_limit.hit(address):
+    address = services.auth.address(request)
+    creds = services.auth.credentials(request)
+    principal: Principal | None = None
+    if creds.kind:
+        if creds.kind == "cookie":
+            check_origin(request)
+        try:
+            principal = await services.auth.resolve(creds, address, touch=False)
+        except SessionEnded:
+            principal = None  # closed with 4001 below; not a guess, so not counted
+        else:
+            if principal is None:
+                await services.auth.failed(address)  # 429 past the limit, before the upgrade
+    # Only sockets that are not signed in yet count toward the per-address limit: a
+    # ward reconnecting through one proxy after a restart is many people, not a flood.
+    elif not services.connect_limit.hit(address):
         raise RateLimited("Too many connection attempts; wait a minute")
-    preauth = _handshake_auth(request, services)
-    if preauth is False:
-        services.failure_limit.hit(address)
     # No permessage-deflate: measured (scripts/bench_ws.py), zlib's 262 KiB per socket
     # and the CPU of compressing every frame per client cost far more than the bytes
     # saved on ~600-byte progress frames over a hospital LAN.
     ws = web.WebSocketResponse(heartbeat=services.heartbeat, max_msg_size=MAX_FRAME, compress=False)
     await ws.prepare(request)
-    if preauth is False:
+    if creds.kind and principal is None:
         await ws.close(code=CloseCode.UNAUTHORIZED, message=b"unauthorized")
         return ws
-    if preauth is None and not await _message_auth(ws, services, address):
-        return ws
-    await _serve(ws, request, services, address)
+    if principal is None:
+        principal = await _message_auth(ws, services, address)
+        if principal is None:
+            return ws
+        services.connect_limit.forgive(address)
+    await _serve(ws, request, services, principal)
     return ws
 
 
-def _handshake_auth(request: web.Request, services: WsServices) -> bool | None:
-    """True: authenticated; False: wrong credentials; None: none given (auth message)."""
-    address = request.remote or "unknown"
-    if services.failure_limit.full(address):
-        raise RateLimited("Too many failed attempts from this address; wait a minute")
-    bearer = services.auth.bearer(request)
-    if bearer is not None:
-        return bearer
-    if services.auth.cookie(request):
-        check_origin(request)
-        return True
-    return None
-
-
-async def _message_auth(ws: web.WebSocketResponse, services: WsServices, address: str) -> bool:
+async def _message_auth(
+    ws: web.WebSocketResponse, services: WsServices, address: str
+) -> Principal | None:
     await ws.send_str(json.dumps({"type": "auth_required"}))
     try:
         msg = await ws.receive(timeout=AUTH_TIMEOUT)
     except TimeoutError:
         await ws.close(code=CloseCode.AUTH_TIMEOUT, message=b"auth timeout")
-        return False
+        return None
     token = _auth_token(msg.data) if msg.type == WSMsgType.TEXT else None
-    if token is not None and services.auth.check_token(token):
-        return True
-    services.failure_limit.hit(address)
+    principal = None
+    if token is not None:
+        principal = await services.auth.resolve(Credentials("bearer", token), address)
+    if principal is not None:
+        return principal
+    services.auth.failures.hit(address)
     await ws.close(code=CloseCode.UNAUTHORIZED, message=b"unauthorized")
-    return False
+    return None
 
 
 def _auth_token(text: str) -> str | None:
@@ -93,10 +99,10 @@ def _auth_token(text: str) -> str | None:
 
 
 async def _serve(
-    ws: web.WebSocketResponse, request: web.Request, services: WsServices, address: str
+    ws: web.WebSocketResponse, request: web.Request, services: WsServices, principal: Principal
 ) -> None:
     user_agent = request.headers.get("User-Agent", "")[:200]
-    info = ConnectionInfo(address=address, user_agent=user_agent, user="token")
+    info = ConnectionInfo(address=principal.address, user_agent=user_agent, principal=principal)
     conn = Connection(ws, info, services.outbox_limit)
     services.connections.register(conn)
     try:
@@ -139,6 +145,10 @@ async def _dispatch(text: str, conn: Connection, services: WsServices) -> bool:
             raise WsError(WsErrorCode.ALREADY_AUTHENTICATED, message_text)
         cmd = validate(message, COMMANDS)
         conn.last_id = check_id(message, conn.last_id)
+        if cmd.permission is not None and not conn.info.principal.can(cmd.permission):
+            raise WsError(
+                WsErrorCode.FORBIDDEN, f"Your role may not {cmd.type}: it needs {cmd.permission}"
+            )
         reply = await cmd.handler(services, conn, message)
     except WsError as exc:
         conn.send(Frame(error_frame(msg_id, exc.code, exc.message)))

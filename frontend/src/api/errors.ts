@@ -15,8 +15,10 @@ export class ApiError extends Error {
 }
 
 const HTTP_MESSAGES: Record<string, string> = {
-  unauthorized:
-    "Your session has expired. Open the login link printed by the ocrlive server, then try again.",
+  unauthorized: "Your session has ended. Sign in again, then try again.",
+  session_expired: "Your session has ended. Sign in again, then try again.",
+  forbidden: "Your role does not allow this.",
+  invalid_credentials: "Wrong username or password.",
   forbidden_origin: "The server refused this page's address. Open ocrlive from its own link.",
   not_found: "This document could not be found. It may have been removed.",
   unsupported_type: "This file is not a PNG, JPEG, TIFF or PDF document.",

@@ -83,7 +83,13 @@ export type TaskErrorCode = (typeof TASK_ERROR_CODES)[number];
 export const HTTP_ERROR_CODES = [
   "invalid_request",
   "unauthorized",
+  "session_expired",
+  "invalid_credentials",
+  "invalid_link",
   "forbidden_origin",
+  "forbidden",
+  "weak_password",
+  "already_exists",
   "not_found",
   "invalid_state",
   "revision_conflict",
@@ -107,6 +113,7 @@ export const WS_ERROR_CODES = [
   "not_subscribed",
   "rate_limited",
   "already_authenticated",
+  "forbidden",
   "internal_error",
 ] as const;
 export type WsErrorCode = (typeof WS_ERROR_CODES)[number];

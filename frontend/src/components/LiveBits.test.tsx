@@ -36,7 +36,7 @@ describe("ConnectionBadge and SessionBanner", () => {
     await waitFor(() => expect(text()).toBe("Live"));
     act(() => env.server.dropAll(4001));
     expect(text()).toBe("Session expired");
-    expect(screen.getByRole("alert")).toHaveTextContent("Open the login link printed by the ocrlive server");
+    expect(screen.getByRole("alert")).toHaveTextContent("Sign in again");
   });
 });
 

@@ -87,7 +87,7 @@ describe("OcrProgressTracker", () => {
     await screen.findByText("Waiting in the queue");
     env.routes.set("POST /api/tasks/a/cancel", () => json(401, { error: { code: "unauthorized", message: "no" } }));
     await userEvent.click(screen.getByRole("button", { name: "Cancel" }));
-    expect(await screen.findByRole("alert")).toHaveTextContent("Open the login link printed by the ocrlive server");
+    expect(await screen.findByRole("alert")).toHaveTextContent("Sign in again");
     expect(env.services.client.getSnapshot().connection.state).toBe("unauthorized");
   });
 

@@ -5,6 +5,7 @@ import { pageText, percent } from "../format";
 import { useOcrProgress, type OcrProgress } from "../live/useOcrProgress";
 import { ProgressBar } from "./ProgressBar";
 import { StatusBadge, progressTone } from "./StatusBadge";
+import { useSession } from "../auth/session";
 import { useTaskActions } from "./useTaskActions";
 
 interface Props {
@@ -51,6 +52,7 @@ function Completion({ p }: { p: OcrProgress }) {
 export function OcrProgressTracker({ taskId, title, onComplete }: Props) {
   const p = useOcrProgress(taskId);
   const actions = useTaskActions();
+  const session = useSession();
   const headingId = useId();
   useOnComplete(p, onComplete);
   const task = p.task;
@@ -70,8 +72,8 @@ export function OcrProgressTracker({ taskId, title, onComplete }: Props) {
     );
   }
 
-  const running = !isTerminal(task.status);
-  const canRetry = task.status === "failed" || task.status === "cancelled";
+  const running = !isTerminal(task.status) && session.can("task.cancel");
+  const canRetry = (task.status === "failed" || task.status === "cancelled") && session.can("task.retry");
   const detail = pageText(task);
   return (
     <section className="card tracker" aria-labelledby={headingId}>

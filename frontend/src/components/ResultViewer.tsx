@@ -1,6 +1,7 @@
 import { useId, useState } from "react";
 import type { LineEditRequest, OcrResult } from "../api/types";
 import { isDoubtful } from "./result/confidence";
+import { useSession } from "../auth/session";
 import { copyText, downloadBlob, safeName } from "./result/exporting";
 import { LineEditor } from "./result/LineEditor";
 import { LineList } from "./result/LineList";
@@ -30,6 +31,7 @@ function nextToReview(result: OcrResult, pageIndex: number, line: number | null)
 }
 
 export function ResultViewer({ result, nameParts = [], initialPage = 1, onEditLine, onRerun }: Props) {
+  const { can } = useSession();
   const headingId = useId();
   const [pageIndex, setPageIndex] = useState(() =>
     Math.max(0, result.pages.findIndex((p) => p.number === initialPage)),
@@ -98,9 +100,11 @@ export function ResultViewer({ result, nameParts = [], initialPage = 1, onEditLi
           >
             Download .json
           </button>
-          <a className="btn" href={`/api/tasks/${encodeURIComponent(result.task_id)}/export.pdf`} download>
-            Searchable PDF
-          </a>
+          {can("task.export") && (
+            <a className="btn" href={`/api/tasks/${encodeURIComponent(result.task_id)}/export.pdf`} download>
+              Searchable PDF
+            </a>
+          )}
           {onRerun && (
             <button type="button" className="btn" onClick={onRerun}>
               Read again

@@ -6,8 +6,7 @@ export function SessionBanner() {
   if (state !== "unauthorized") return null;
   return (
     <div className="banner banner--error" role="alert">
-      <strong>Your session has expired.</strong> Open the login link printed by the ocrlive server
-      (it looks like <code>http://…/?token=…</code>), then reload this page.
+      <strong>Your session has ended.</strong> Sign in again to carry on.
     </div>
   );
 }

@@ -114,7 +114,7 @@ describe("UploadForm sending", () => {
     const user = setup();
     await fill(user, "P-1", [file("a.png", "image/png")]);
     act(() => env.xhrs[0]!.respond(401, { error: { code: "unauthorized", message: "no session" } }));
-    expect(await screen.findByRole("alert")).toHaveTextContent("Open the login link printed by the ocrlive server");
+    expect(await screen.findByRole("alert")).toHaveTextContent("Sign in again");
     expect(env.services.client.getSnapshot().connection.state).toBe("unauthorized");
   });
 

@@ -10,6 +10,7 @@ import { PatientView } from "../components/records/PatientView";
 import { ReviewQueue } from "../components/records/ReviewQueue";
 import { SearchPanel } from "../components/records/SearchPanel";
 import { UploadForm } from "../components/UploadForm";
+import { useSession } from "../auth/session";
 import { useLive } from "../live/context";
 import { useOcrProgress } from "../live/useOcrProgress";
 
@@ -25,6 +26,7 @@ function SelectedTask({ selection, onPatient }: { selection: Selection; onPatien
   // Shares the tracker's subscription and result fetch (both are reference-counted).
   const { result, task } = useOcrProgress(taskId);
   const { api, client, results } = useLive();
+  const { can } = useSession();
   const onEditLine = useCallback(
     async (pageNumber: number, line: number, body: LineEditRequest) => {
       const res = await api.editLine(taskId, pageNumber, line, body);
@@ -51,8 +53,8 @@ function SelectedTask({ selection, onPatient }: { selection: Selection; onPatien
           result={result}
           initialPage={page}
           nameParts={task ? [task.patient_id, task.filename] : []}
-          onEditLine={onEditLine}
-          onRerun={onRerun}
+          onEditLine={can("result.correct") ? onEditLine : undefined}
+          onRerun={can("task.retry") ? onRerun : undefined}
         />
       )}
     </>
@@ -65,7 +67,8 @@ function revealOnNarrowScreens(el: HTMLElement | null): void {
   if (window.matchMedia("(max-width: 900px)").matches) el.scrollIntoView?.({ block: "start" });
 }
 
-export function OcrDashboard() {
+export function OcrDashboard({ embedded = false }: { embedded?: boolean }) {
+  const { can } = useSession();
   const [selected, setSelectedState] = useState<Selection | null>(null);
   const [patient, setPatient] = useState<string | null>(null);
   const detailRef = useRef<HTMLDivElement>(null);
@@ -82,26 +85,34 @@ export function OcrDashboard() {
 
   return (
     <div className="app">
-      <header className="app-header">
-        <h1>ocrlive</h1>
-        <ConnectionBadge />
-      </header>
-      <SessionBanner />
+      {!embedded && (
+        <header className="app-header">
+          <h1>ocrlive</h1>
+          <ConnectionBadge />
+        </header>
+      )}
+      {!embedded && <SessionBanner />}
       <LiveAnnouncer />
       <main className="layout">
         <div className="layout__col">
-          <section className="card" aria-labelledby="upload-heading">
-            <h2 id="upload-heading">Upload documents</h2>
-            <UploadForm onUploaded={onUploaded} onViewTask={setSelected} />
-          </section>
-          <section className="card" aria-labelledby="search-heading">
-            <h2 id="search-heading">Search</h2>
-            <SearchPanel onOpen={open} onPatient={setPatient} />
-          </section>
-          <section className="card" aria-labelledby="review-heading">
-            <h2 id="review-heading">Review queue</h2>
-            <ReviewQueue onOpen={open} />
-          </section>
+          {can("task.upload") && (
+            <section className="card" aria-labelledby="upload-heading">
+              <h2 id="upload-heading">Upload documents</h2>
+              <UploadForm onUploaded={onUploaded} onViewTask={setSelected} />
+            </section>
+          )}
+          {can("task.search") && (
+            <section className="card" aria-labelledby="search-heading">
+              <h2 id="search-heading">Search</h2>
+              <SearchPanel onOpen={open} onPatient={setPatient} />
+            </section>
+          )}
+          {can("result.correct") && (
+            <section className="card" aria-labelledby="review-heading">
+              <h2 id="review-heading">Review queue</h2>
+              <ReviewQueue onOpen={open} />
+            </section>
+          )}
           <section className="card" aria-labelledby="tasks-heading">
             <h2 id="tasks-heading">Documents</h2>
             <ActiveTasksList onSelectTask={setSelected} selectedTaskId={selected?.taskId ?? null} />

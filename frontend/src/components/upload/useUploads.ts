@@ -5,6 +5,7 @@ import { toCoded, type ApiError } from "../../api/errors";
 import type { Priority, Task } from "../../api/types";
 import { newIdempotencyKey } from "../../api/upload";
 import { useLive } from "../../live/context";
+import { useConnection } from "../../live/hooks";
 
 export interface UploadFields {
   patientId: string;
@@ -25,7 +26,10 @@ export interface UploadItem {
 }
 
 /** Codes worth retrying with the same key; others need a different file or form. */
-const RETRYABLE = new Set(["network_error", "queue_full", "rate_limited", "internal_error", "unauthorized"]);
+const RETRYABLE = new Set([
+  "network_error", "queue_full", "rate_limited", "internal_error", "unauthorized", "session_expired",
+]);
+const NEEDS_SIGN_IN = new Set(["unauthorized", "session_expired"]);
 
 export function isRetryable(item: UploadItem): boolean {
   return item.state === "error" && item.error !== null && RETRYABLE.has(item.error.code);
@@ -82,6 +86,21 @@ export function useUploads(onUploaded?: (task: Task) => void) {
     },
     [patch, run],
   );
+
+  // Uploads refused because the session ended start again, with the same key, once the
+  // person has signed in again (the connection leaves `unauthorized`).
+  const { state } = useConnection();
+  const wasSignedOut = useRef(false);
+  const itemsRef = useRef(items);
+  itemsRef.current = items;
+  useEffect(() => {
+    if (state === "unauthorized") {
+      wasSignedOut.current = true;
+    } else if (wasSignedOut.current && state === "open") {
+      wasSignedOut.current = false;
+      itemsRef.current.filter((it) => it.state === "error" && NEEDS_SIGN_IN.has(it.error?.code ?? "")).forEach(retry);
+    }
+  }, [state, retry]);
 
   const dismiss = useCallback((key: string) => {
     setItems((list) => list.filter((it) => it.key !== key));

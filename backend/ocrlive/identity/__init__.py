@@ -1,0 +1,1 @@
+"""Identity: people, roles, sessions, API tokens, sign-in; one Principal per request."""
