@@ -36,6 +36,7 @@ from ocrlive.ocr.types import EngineConfig, OcrJob  # noqa: E402
 from ocrlive.settings import load_settings  # noqa: E402
 
 HALF_A4 = (1654, 1170)  # at 200 dpi: a dense half page keeps a 24-page run to minutes
+TIMEOUT_S = 3 * 3600.0
 
 
 def make_pdf(folder: Path, pages: int, lines: int) -> Path:
@@ -51,7 +52,9 @@ async def pages_per_second(executor: Executor, pdf: Path, warm: Path, work: Path
 
 
 async def local_pool(config: EngineConfig, pdf: Path, warm: Path, work: Path) -> float:
-    pool = OcrPool(workers=2, engine_config=config)
+    # The whole PDF is one task on one worker: on a loaded machine it outlasts the
+    # default 600 s timeout (a 24-page run measured at load ~15 did).
+    pool = OcrPool(workers=2, engine_config=config, task_timeout=TIMEOUT_S)
     await pool.start()
     try:
         await pool.wait_ready(timeout=300)
@@ -61,7 +64,7 @@ async def local_pool(config: EngineConfig, pdf: Path, warm: Path, work: Path) ->
 
 
 async def dask(address: str, config: EngineConfig, pdf: Path, warm: Path, work: Path) -> float:
-    executor = DaskExecutor(address, config, task_timeout=3600)
+    executor = DaskExecutor(address, config, task_timeout=TIMEOUT_S)
     await executor.start()
     try:
         await executor.wait_ready(timeout=300)
