@@ -30,6 +30,8 @@ export interface Api {
   patientDocuments(patientId: string): Promise<{ documents: PatientDocument[]; total: number }>;
   reviewQueue(): Promise<{ documents: ReviewEntry[]; total: number; threshold: number }>;
   editLine(taskId: string, page: number, line: number, body: LineEditRequest): Promise<LineEditResponse>;
+  /** A ZIP of one file per document (POST /api/exports). */
+  exportZip(taskIds: string[], format: "pdf" | "txt" | "json"): Promise<Blob>;
   /** Lets the upload helper report 401s the same way. */
   reportUnauthorized(): void;
 }
@@ -82,6 +84,26 @@ export function createApi(opts: ApiOptions = {}): Api {
     return (await res.json()) as T;
   }
 
+  async function download(path: string, body: unknown): Promise<Blob> {
+    let res: Response;
+    try {
+      res = await doFetch(path, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    } catch (err) {
+      throw new ApiError("network_error", String(err), 0);
+    }
+    if (!res.ok) {
+      const err = await readApiError(res);
+      if (res.status === 401) reportUnauthorized();
+      throw err;
+    }
+    return res.blob();
+  }
+
   const enc = encodeURIComponent;
   return {
     listTasks: async (status = "all", limit = 200) =>
@@ -96,6 +118,7 @@ export function createApi(opts: ApiOptions = {}): Api {
     reviewQueue: () => call(`/api/review?limit=100`),
     editLine: (taskId, page, line, body) =>
       call<LineEditResponse>(`/api/tasks/${enc(taskId)}/pages/${page}/lines/${line}`, "POST", body),
+    exportZip: (taskIds, format) => download("/api/exports", { task_ids: taskIds, format }),
     reportUnauthorized,
   };
 }

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useId, useState } from "react";
 import { documentTypeLabel, type PatientDocument } from "../../api/types";
 import { useLive } from "../../live/context";
+import { downloadBlob, safeName } from "../result/exporting";
 import { shortDate, useTaskEvents } from "./useTaskEvents";
 
 interface Props {
@@ -15,6 +16,7 @@ export function PatientView({ patientId, onOpen, onClose }: Props) {
   const headingId = useId();
   const [docs, setDocs] = useState<PatientDocument[] | null>(null);
   const [notice, setNotice] = useState("");
+  const [format, setFormat] = useState<"pdf" | "txt" | "json">("pdf");
 
   const load = useCallback(() => {
     api.patientDocuments(patientId).then(
@@ -34,6 +36,18 @@ export function PatientView({ patientId, onOpen, onClose }: Props) {
     if (ev.event === "task.completed") setNotice(`New text for ${patientId}: ${ev.task.filename}.`);
   });
 
+  const withText = (docs ?? []).filter((d) => d.revision > 0).map((d) => d.task.id);
+  const exportAll = () => {
+    setNotice(`Preparing ${withText.length} documents…`);
+    api.exportZip(withText, format).then(
+      (zip) => {
+        downloadBlob(`${safeName("ocr", patientId, format)}.zip`, zip, "application/zip");
+        setNotice(`Downloaded ${withText.length} documents as a ZIP.`);
+      },
+      (err: { message?: string }) => setNotice(err.message ?? "The export failed"),
+    );
+  };
+
   return (
     <section className="card patient" aria-labelledby={headingId}>
       <div className="viewer__head">
@@ -42,6 +56,21 @@ export function PatientView({ patientId, onOpen, onClose }: Props) {
           Close patient view
         </button>
       </div>
+      {withText.length > 0 && (
+        <div className="row-actions">
+          <label>
+            Format{" "}
+            <select value={format} onChange={(e) => setFormat(e.target.value as "pdf" | "txt" | "json")}>
+              <option value="pdf">Searchable PDF</option>
+              <option value="txt">Text</option>
+              <option value="json">JSON</option>
+            </select>
+          </label>
+          <button type="button" className="btn btn--small" onClick={exportAll}>
+            Download all as ZIP
+          </button>
+        </div>
+      )}
       <p role="status" className="muted">
         {notice}
       </p>
