@@ -305,23 +305,30 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--write-tasks", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--only", choices=("search", "writes"), help="run one half")
     args = parser.parse_args()
     fill(args.db, args.docs)
-    records = open_sqlite_records(args.db)
-    print(f"search over {args.docs:,} documents ({QUERIES} queries per row):")
-    rows = await bench_queries(records.search)
-    await records.close()
-    print(f"write path: {args.write_tasks} tasks per round, {args.concurrency} at a time:")
+    rows: list[list[object]] = []
+    if args.only != "writes":
+        records = open_sqlite_records(args.db)
+        print(f"search over {args.docs:,} documents ({QUERIES} queries per row):")
+        rows = await bench_queries(records.search)
+        await records.close()
+    if args.only != "search":
+        print(f"write path: {args.write_tasks} tasks per round, {args.concurrency} at a time:")
     writes = [
         await bench_writes(args.db, args.rounds, args.write_tasks, args.concurrency, per_page)
         for per_page in (PROGRESS_PER_PAGE, 0)
+        if args.only != "search"
     ]
-    print()
     header = ["query", "filters", "p50 ms", "p95 ms", "max ms", "CPU p50 ms", "CPU p95 ms"]
-    table([*header, "with hits"], rows)
-    print()
-    table(["progress events", "wall off /s", "wall on /s", "ratio", "CPU off /s", "CPU on /s",
-           "ratio"], writes)  # fmt: skip
+    if rows:
+        print()
+        table([*header, "with hits"], rows)
+    if writes:
+        print()
+        table(["progress events", "wall off /s", "wall on /s", "ratio", "CPU off /s",
+               "CPU on /s", "ratio"], writes)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -126,7 +126,11 @@ class SqliteSearchIndex:
         where, params = _where(filters)
         params |= {"match": to_fts5(query), "limit": limit, "offset": offset}
         source = _FROM_PATIENT if filters.patient_id else _FROM_MATCHES
-        count = f"SELECT count(*) FROM (SELECT 1 {source} WHERE {where} LIMIT {COUNT_CAP + 1})"
+        # Every indexed page belongs to a task (purges take both): without filters the
+        # count reads the index alone.
+        filtered = any(vars(filters).values())
+        counted = source if filtered else "FROM search_pages AS f"
+        count = f"SELECT count(*) FROM (SELECT 1 {counted} WHERE {where} LIMIT {COUNT_CAP + 1})"
         total = int(await self._q.scalar(count, params) or 0)
         rows = await self._q.all(_hits_sql(source, where, total), params)
         hits = [
