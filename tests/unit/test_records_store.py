@@ -17,6 +17,7 @@ from ocrlive.ocr.types import TaskResult
 from ocrlive.records.base import Records, SearchFilters, SearchResults
 from ocrlive.records.query import parse_query
 from ocrlive.records.revisions import EditRequest
+from ocrlive.records.snippets import make_snippet
 from ocrlive.records.sqlite import open_sqlite_records
 from ocrlive.settings import Settings
 from ocrlive.store.base import Store
@@ -250,3 +251,15 @@ async def test_the_patient_view_lists_newest_first_with_the_first_lines(
     docs, total = await records.reads.patient_documents("P-5", 0.8, limit=10, offset=0)
     assert [d.task.id for d in docs] == [new.id, old.id] and total == 2
     assert docs[1].first_lines == ["Old letter", "second"] and docs[0].revision == 1
+
+
+def test_snippets_mark_what_the_index_matched_in_context() -> None:
+    body = "Seen today.\nKnown allergy to Pénicilline since 1990; takes warfarin daily and more "
+    body += "words here"
+    parts = make_snippet(body, parse_query('penicill* "takes warfarin"'))
+    assert [t for t, m in parts if m] == ["Pénicilline", "takes warfarin"]
+    assert "".join(t for t, _ in parts) == (
+        "…today. Known allergy to Pénicilline since 1990; takes warfarin daily and more words here"
+    )
+    assert make_snippet("", parse_query("x")) == []
+    assert make_snippet("a b", parse_query("zzz")) == [("a b", False)]

@@ -21,13 +21,10 @@ from ocrlive.records.base import (
     SearchResults,
 )
 from ocrlive.records.query import ParsedQuery, Term
+from ocrlive.records.snippets import make_snippet
 from ocrlive.store.sqlite.reader import Reader
 from ocrlive.store.sqlite.rows import TASK_COLUMNS, task_from_row
 
-# Snippet markers: control characters that OCR text never holds, split out below so
-# that no HTML is ever built from document text.
-_OPEN, _CLOSE = "\x02", "\x03"
-SNIPPET_TOKENS = 14
 FIRST_LINES = 3
 _TASK_SELECT = ", ".join(f"t.{c}" for c in TASK_COLUMNS)
 # A patient's few documents are found through the tasks index and each one's rowid range
@@ -67,18 +64,6 @@ def _words_only(query: ParsedQuery) -> bool:
     return all(len(term.words) == 1 for term in query.terms)
 
 
-def split_snippet(raw: str) -> list[tuple[str, bool]]:
-    """'a \x02b\x03 c' -> [('a ', False), ('b', True), (' c', False)]."""
-    segments: list[tuple[str, bool]] = []
-    for i, part in enumerate(raw.split(_OPEN)):
-        inside, _, after = part.partition(_CLOSE) if i else ("", "", part)
-        if inside:
-            segments.append((inside, True))
-        if after:
-            segments.append((after, False))
-    return segments
-
-
 def _where(filters: SearchFilters) -> tuple[str, dict[str, Any]]:
     clauses, params = ["search_pages MATCH :match"], {}
     for column, value in (
@@ -101,11 +86,12 @@ def _where(filters: SearchFilters) -> tuple[str, dict[str, Any]]:
 def _hits_sql(source: str, where: str, total: int) -> str:
     """Best first (BM25) while the matches are countable; past COUNT_CAP the newest
     first, which FTS5 reads straight off its index in rowid order and stops after
-    `limit`, where ranking would score every page of a word that is on most of them."""
-    order = "rank" if total <= COUNT_CAP else "f.rowid DESC"
+    `limit`, where ranking would score every page of a word that is on most of them.
+    The score is sorted by SQLite, not as FTS5's `rank`: FTS5 would rank every match
+    before the filters apply; this way only the pages that pass them are scored."""
+    order = "score DESC" if total <= COUNT_CAP else "f.rowid DESC"
     return (
-        f"SELECT f.page, -bm25(search_pages) AS score, snippet(search_pages, 0, "
-        f"'{_OPEN}', '{_CLOSE}', '…', {SNIPPET_TOKENS}) AS snippet, {_TASK_SELECT} "
+        f"SELECT f.page, -bm25(search_pages) AS score, f.body, {_TASK_SELECT} "
         f"{source} WHERE {where} ORDER BY {order} LIMIT :limit OFFSET :offset"
     )
 
@@ -141,7 +127,7 @@ class SqliteSearchIndex:
         total = int(await self._q.scalar(count, params) or 0)
         rows = await self._q.all(_hits_sql(source, where, total), params)
         hits = [
-            SearchHit(task_from_row(r[3:]), int(r[0]), float(r[1]), split_snippet(r[2]))
+            SearchHit(task_from_row(r[3:]), int(r[0]), float(r[1]), make_snippet(r[2], query))
             for r in rows
         ]
         exact = total <= COUNT_CAP
