@@ -83,15 +83,17 @@ def _where(filters: SearchFilters) -> tuple[str, dict[str, Any]]:
     return " AND ".join(clauses), params
 
 
-def _hits_sql(source: str, where: str, total: int) -> str:
+def _hits_sql(source: str, where: str, total: int, filtered: bool) -> str:
     """Best first (BM25) while the matches are countable; past COUNT_CAP the newest
     first, which FTS5 reads straight off its index in rowid order and stops after
     `limit`, where ranking would score every page of a word that is on most of them.
-    The score is sorted by SQLite, not as FTS5's `rank`: FTS5 would rank every match
-    before the filters apply; this way only the pages that pass them are scored."""
-    order = "score DESC" if total <= COUNT_CAP else "f.rowid DESC"
+    With filters the score is sorted by SQLite rather than as FTS5's `rank`: FTS5 would
+    rank every match before the filters apply; this way only the pages that pass them
+    are scored. The page text is read afterwards, for the hits alone."""
+    ranked = "score DESC" if filtered else "rank"
+    order = ranked if total <= COUNT_CAP else "f.rowid DESC"
     return (
-        f"SELECT f.page, -bm25(search_pages) AS score, f.body, {_TASK_SELECT} "
+        f"SELECT f.rowid, f.page, -bm25(search_pages) AS score, {_TASK_SELECT} "
         f"{source} WHERE {where} ORDER BY {order} LIMIT :limit OFFSET :offset"
     )
 
@@ -125,13 +127,24 @@ class SqliteSearchIndex:
         counted = source if filtered else "FROM search_pages AS f"
         count = f"SELECT count(*) FROM (SELECT 1 {counted} WHERE {where} LIMIT {COUNT_CAP + 1})"
         total = int(await self._q.scalar(count, params) or 0)
-        rows = await self._q.all(_hits_sql(source, where, total), params)
+        rows = await self._q.all(_hits_sql(source, where, total, filtered), params)
+        bodies = await self._bodies([int(r[0]) for r in rows])
         hits = [
-            SearchHit(task_from_row(r[3:]), int(r[0]), float(r[1]), make_snippet(r[2], query))
+            SearchHit(
+                task_from_row(r[3:]), int(r[1]), float(r[2]), make_snippet(bodies[r[0]], query)
+            )
             for r in rows
         ]
         exact = total <= COUNT_CAP
         return SearchResults(hits, min(total, COUNT_CAP), exact, "rank" if exact else "recent")
+
+    async def _bodies(self, rowids: list[int]) -> dict[int, str]:
+        if not rowids:
+            return {}
+        marks = ", ".join(f":r{i}" for i in range(len(rowids)))
+        sql = f"SELECT rowid, body FROM search_pages WHERE rowid IN ({marks})"
+        found = await self._q.all(sql, {f"r{i}": r for i, r in enumerate(rowids)})
+        return {int(r[0]): str(r[1] or "") for r in found}
 
 
 class SqliteRecordReads:
