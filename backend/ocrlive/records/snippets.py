@@ -20,6 +20,8 @@ _WORD = re.compile(r"[^\W_]+")
 
 
 def fold(word: str) -> str:
+    if word.isascii():
+        return word.lower()
     decomposed = unicodedata.normalize("NFKD", word.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -29,6 +31,9 @@ def _matches(words: list[str], query: ParsedQuery) -> set[int]:
     found: set[int] = set()
     for term in query.positive:
         wanted = [fold(w) for w in term.words]
+        if len(wanted) == 1 and not term.prefix:  # the common case, without a window
+            found.update(i for i, w in enumerate(words) if w == wanted[0])
+            continue
         for start in range(len(words) - len(wanted) + 1):
             window = words[start : start + len(wanted)]
             head_ok = window[:-1] == wanted[:-1]
@@ -42,7 +47,9 @@ def _matches(words: list[str], query: ParsedQuery) -> set[int]:
 def make_snippet(body: str, query: ParsedQuery) -> list[tuple[str, bool]]:
     """About WINDOW words around the first match, as (text, is a match) segments."""
     spans = [m.span() for m in _WORD.finditer(body)]
-    hits = _matches([fold(body[a:b]) for a, b in spans], query)
+    lowered = body.lower() if body.isascii() else None  # one call instead of one a word
+    words = [lowered[a:b] if lowered is not None else fold(body[a:b]) for a, b in spans]
+    hits = _matches(words, query)
     if not spans:
         return []
     first = min(hits) if hits else 0
