@@ -4,7 +4,7 @@ real process pool (running the fake engine unless a test asks for PaddleOCR)."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from ocrlive.store.base import Store
 from ocrlive.store.db import migrate
 from ocrlive.store.sqlite import open_sqlite
 from tests.helpers.people import TOKEN_KEY, token_for
+from tests.helpers.server import ServerProcess
 
 FAKE_ENGINE = "ocrlive.ocr.fake:FakeEngine"
 
@@ -87,3 +88,30 @@ def start_app(
 async def client(start_app: Callable[..., Any], settings: Settings) -> TestClient[Any, Any]:
     result: TestClient[Any, Any] = await start_app(settings)
     return result
+
+
+# The admin's API token on servers started by `real_server` (imported by ServerProcess).
+TOKEN = "test-token-0123456789"
+
+
+@pytest.fixture(scope="module")
+def real_server(
+    tmp_path_factory: pytest.TempPathFactory, engine_config: EngineConfig
+) -> Iterator[Callable[..., ServerProcess]]:
+    """Start `ocrlive serve` (the real engine, one worker) as a child process with extra
+    OCRLIVE_* settings; every server started is stopped at the end of the module."""
+    started: list[ServerProcess] = []
+    models = str(Path(engine_config.det_model_dir).parent)
+
+    def start(**env: str) -> ServerProcess:
+        data = tmp_path_factory.mktemp("server") / "data"
+        env = {"OCRLIVE_MODELS_DIR": models, "OCRLIVE_WORKERS": "1", **env}
+        server = ServerProcess(data, TOKEN, **env)
+        started.append(server)
+        server.start()
+        server.wait_workers_ready()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

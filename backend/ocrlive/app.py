@@ -40,6 +40,7 @@ from ocrlive.keys import (
     RUNNER,
     SETTINGS,
     STARTED_AT,
+    STORAGE,
     STORE,
     WS,
 )  # fmt: skip
@@ -48,6 +49,7 @@ from ocrlive.ocr.pool import OcrPool
 from ocrlive.ratelimit import SlidingWindow
 from ocrlive.records.sqlite import open_sqlite_records
 from ocrlive.settings import Settings
+from ocrlive.store.health import StorageHealth
 from ocrlive.store.sqlite import open_sqlite
 from ocrlive.tasks.manager import TaskManager
 from ocrlive.tasks.retention import retention_loop
@@ -72,6 +74,7 @@ def create_app(
     app = web.Application(middlewares=middlewares)
     app[SETTINGS] = settings
     app[STARTED_AT] = time.time()
+    app[STORAGE] = StorageHealth()
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     setup_routes(app)
     add_route(app, "GET", "/api/ws", websocket, PUBLIC)  # it authenticates itself

@@ -76,12 +76,20 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"ocrlive: bad setting: {exc}", file=sys.stderr)
         return 2
+    from ocrlive.store.checks import DatabaseProblem
+
+    try:
+        return _run(args, settings)
+    except DatabaseProblem as exc:
+        print(f"ocrlive: cannot start: {exc}", file=sys.stderr)
+        return 3
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         return serve(settings)
     if args.command == "migrate":
-        from ocrlive.store.db import migrate
-
-        migrate(settings.db_path)
+        _migrate(settings)
         print(f"database at {settings.db_path} is up to date")
         return 0
     if args.command in ("scheduler", "worker"):
@@ -126,9 +134,17 @@ def login_url(settings: Settings, secret: str) -> str:
     return f"{scheme}://{host}:{settings.port}/login?link={secret}"
 
 
+def _migrate(settings: Settings) -> None:
+    """Check the database file (DatabaseProblem with what to do), then migrate it."""
+    from ocrlive.store.checks import check_database
+    from ocrlive.store.db import migrate
+
+    check_database(settings.db_path, (settings.files_dir, settings.pages_dir))
+    migrate(settings.db_path)
+
+
 def prepare(settings: Settings) -> None:
     """Everything before the event loop: folders, schema, models."""
-    from ocrlive.store.db import migrate
 
     if os.environ.get("OCRLIVE_TOKEN"):
         log.warning(
@@ -136,7 +152,7 @@ def prepare(settings: Settings) -> None:
             "programs use personal API tokens (see the README's migration note)"
         )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate(settings.db_path)
+    _migrate(settings)
     _ensure_models(settings)
 
 
@@ -175,11 +191,12 @@ def _tls(settings: Settings) -> ssl.SSLContext | None:
 
 async def _serve(settings: Settings, tls: ssl.SSLContext | None) -> None:
     from ocrlive.app import create_app
+    from ocrlive.http.server import Runner
     from ocrlive.identity.people import first_run
     from ocrlive.keys import IDENTITY
 
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None)
+    runner = Runner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, shutdown_timeout=10, ssl_context=tls)
     await site.start()

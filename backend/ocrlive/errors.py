@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
+# An absolute path of two or more parts (not the path of a URL, which follows a host).
+_PATH_RE = re.compile(r"(?<![\w:/.~-])/(?:[^\s/'\"]+/)+[^\s/'\",;)]*")
+
 
 class ApiError(Exception):
     """An error a client can act on: a stable `code`, an HTTP `status`, a message."""
@@ -87,6 +92,32 @@ class UnsupportedType(ApiError):
     status, code = 415, "unsupported_type"
 
 
+class FieldTooLarge(ApiError):
+    status, code = 413, "field_too_large"
+
+
+class RequestTimeout(ApiError):
+    status, code = 408, "request_timeout"
+
+
+class IdempotencyConflict(ApiError):
+    status, code = 409, "idempotency_conflict"
+
+
+class StorageUnavailable(ApiError):
+    """The disk or the database refused a write or a read (full, I/O error, damaged)."""
+
+    status, code = 503, "storage_unavailable"
+
+    def __init__(self, message: str = "", retry_after: int = 30) -> None:
+        super().__init__(
+            message
+            or "Storage is unavailable on the server; try again later "
+            "(the administrator sees the cause in /api/status and the log)"
+        )
+        self.headers["Retry-After"] = str(retry_after)
+
+
 class EmptyFile(ApiError):
     status, code = 400, "empty_file"
 
@@ -118,7 +149,7 @@ class InternalError(ApiError):
 
 class TaskNotFound(NotFound):
     def __init__(self, task_id: str) -> None:
-        super().__init__(f"No task with id {task_id!r}")
+        super().__init__(f"No task with id {task_id[:80]!r}")
 
 
 def _codes(cls: type[ApiError]) -> list[str]:
@@ -132,3 +163,9 @@ def _codes(cls: type[ApiError]) -> list[str]:
 # The codes an HTTP answer can carry: read off the classes, so a new error class is
 # documented (tests/unit/test_docs.py) without a second list to keep in step.
 HTTP_ERROR_CODES = _codes(ApiError)
+
+
+def scrub_paths(text: str) -> str:
+    """A message for clients: server paths (data folder, models, code) replaced by
+    their last part, so an error never maps the server's disk for a caller."""
+    return _PATH_RE.sub(lambda m: "…/" + m.group(0).rstrip("/").rsplit("/", 1)[-1], text)

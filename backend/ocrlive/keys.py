@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ocrlive.records.base import Records
     from ocrlive.settings import Settings
     from ocrlive.store.base import Store
+    from ocrlive.store.health import StorageHealth
     from ocrlive.store.sqlite.database import Database
     from ocrlive.tasks.manager import TaskManager
     from ocrlive.tasks.runner import Runner
@@ -39,6 +40,7 @@ RECORDS: web.AppKey[Records] = web.AppKey("records")
 STARTED_AT: web.AppKey[float] = web.AppKey("started_at")
 # Per request: who is asking.
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal")
+STORAGE: web.AppKey[StorageHealth] = web.AppKey("storage")
 
 
 def uptime(app: web.Application) -> float:

@@ -32,6 +32,7 @@ SETTINGS_DOC: dict[str, str] = {
     "max_tasks_per_worker": "A worker is replaced after this many tasks.",
     "max_worker_rss_mb": "A worker is replaced when its memory exceeds this (MiB).",
     "max_upload_mb": "Largest accepted upload (MiB).",
+    "body_timeout": "Seconds an upload may stall (no bytes arriving) before it is refused (408).",
     "max_pages": "Most pages read from one document.",
     "max_pixels": "Largest page in pixels (decompression-bomb guard).",
     "pdf_dpi": "Resolution at which PDF pages are rendered.",
@@ -105,6 +106,7 @@ class Settings:
     max_tasks_per_worker: int = 200
     max_worker_rss_mb: int = 2500
     max_upload_mb: int = 50
+    body_timeout: float = 30.0
     max_pages: int = 50
     max_pixels: int = 60_000_000
     pdf_dpi: int = 200

@@ -108,3 +108,14 @@ def word_recall(expected_text: str, found_text: str) -> float:
     found = _words(found_text)
     hits = sum(min(n, found[word]) for word, n in expected.items())
     return hits / sum(expected.values())
+
+
+def label_png(text: str, size: tuple[int, int] = (480, 90)) -> bytes:
+    """A small PNG with one line of text: a real document the engine reads in well
+    under a second; a different text gives a different file (sha256)."""
+    import io
+
+    image = draw_page([text], size)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -97,6 +98,25 @@ class ServerProcess:
             except OSError:
                 time.sleep(0.2)
         raise TimeoutError(f"server not healthy in {timeout}s: {self.log()}")
+
+    def status(self) -> dict[str, Any]:
+        request = urllib.request.Request(
+            f"{self.url}/api/status", headers={"Authorization": f"Bearer {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as r:
+            body: dict[str, Any] = json.loads(r.read())
+            return body
+
+    def wait_workers_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(w["state"] == "idle" for w in self.status()["workers"]):
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"OCR workers not ready in {timeout}s: {self.log()}")
+
+    def full_log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def kill(self) -> None:
         """SIGKILL the server, as a crash or an out-of-memory kill would."""

@@ -9,33 +9,58 @@ from typing import Any
 from aiohttp import web
 
 from ocrlive import __version__
-from ocrlive.errors import InvalidRequest, NotFound
+from ocrlive.errors import IdempotencyConflict, InvalidRequest, NotFound
 from ocrlive.http.access import subject
-from ocrlive.http.uploads import receive_upload
-from ocrlive.keys import MANAGER, POOL, RUNNER, SETTINGS, STORE, WS, uptime
+from ocrlive.http.uploads import Upload, receive_upload
+from ocrlive.keys import MANAGER, POOL, RUNNER, SETTINGS, STORAGE, STORE, WS, uptime
 from ocrlive.store.base import TaskFilter
 from ocrlive.tasks.manager import NewTask
 
 
 async def create_task(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
+    settings, runner = request.app[SETTINGS], request.app[RUNNER]
     key = request.headers.get("Idempotency-Key", "").strip()[:200] or None
-    if key is not None:
-        existing = await request.app[STORE].tasks.find_by_idempotency_key(key)
-        if existing is not None:
-            subject(request, existing, "idempotent repeat")
-            return web.json_response({"task": existing.to_json()}, status=200)
-    request.app[RUNNER].check_capacity()  # before reading a body that would be refused
-    upload = await receive_upload(request, settings.files_dir, settings.max_upload_mb * 2**20)
+    runner.check_capacity()  # before reading a body that would be refused
+    upload = await receive_upload(
+        request, settings.files_dir, settings.max_upload_mb * 2**20, settings.body_timeout
+    )
+    if key is not None and (seen := await _seen(request, key, upload)) is not None:
+        return seen
+    upload.commit()
     new = NewTask(
         patient_id=upload.patient_id, document_type=upload.document_type,
         filename=upload.filename, content_type=upload.content_type, size=upload.size,
         sha256=upload.sha256, file_path=str(upload.path), priority=upload.priority,
         idempotency_key=key,
     )  # fmt: skip
-    task, created = await request.app[RUNNER].submit(new)
+    task, created = await runner.submit(new)
+    request.app[STORAGE].recovered()  # the file and its task were written
+    if not created:  # the same key won a race with this request
+        await _check_same(request, task.id, upload)
     subject(request, task, upload.filename)
     return web.json_response({"task": task.to_json()}, status=202 if created else 200)
+
+
+async def _seen(request: web.Request, key: str, upload: Upload) -> web.Response | None:
+    """A repeated request answers the task it created; the same key with another
+    document or patient is a client bug that must not return someone else's task."""
+    existing = await request.app[STORE].tasks.find_by_idempotency_key(key)
+    if existing is None:
+        return None
+    upload.discard()
+    await _check_same(request, existing.id, upload)
+    subject(request, existing, "idempotent repeat")
+    return web.json_response({"task": existing.to_json()}, status=200)
+
+
+async def _check_same(request: web.Request, task_id: str, upload: Upload) -> None:
+    identity = await request.app[STORE].tasks.identity(task_id)
+    wanted = (upload.sha256, upload.patient_id, upload.document_type)
+    if identity is not None and identity != wanted:
+        raise IdempotencyConflict(
+            "This Idempotency-Key was used for another document, patient or document type; "
+            "send a new key for a new upload"
+        )
 
 
 async def list_tasks(request: web.Request) -> web.Response:
@@ -52,7 +77,8 @@ def int_query(request: web.Request, name: str, default: int, low: int, high: int
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # isascii: str.isdigit() also accepts "²" and "٣", which int() refuses or misreads.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not low <= int(raw) <= high:
         raise InvalidRequest(f"{name} must be an integer from {low} to {high}")
     return int(raw)
 
@@ -97,8 +123,18 @@ async def status(request: web.Request) -> web.Response:
         "uptime_s": round(uptime(app), 1),
         "workers": pool.status(),
         "queue_depth": len(runner.queue),
+        "queue": {
+            "depth": len(runner.queue),
+            "limit": runner.queue_limit,
+            "peak": runner.queue_peak,
+        },
         "running": pool.busy,
-        "connections": {"count": len(ws.connections), "list": ws.connections.describe()},
+        "storage": app[STORAGE].describe(),
+        "connections": {
+            "count": len(ws.connections),
+            "list": ws.connections.describe(),
+            "unauthenticated": ws.connections.describe_pending(),
+        },
         "events_published": ws.hub.published,
         "epoch": ws.recovery.epoch,
         "versions": _versions(pool.versions),

@@ -103,7 +103,11 @@ def check_origin(request: web.Request) -> None:
         if request.method in SAFE_METHODS:
             return  # a WebSocket handshake from a non-browser client
         raise ForbiddenOrigin("A state change by cookie needs the Origin header")
-    if urlsplit(origin).netloc.lower() != request.host.lower():
+    try:
+        netloc = urlsplit(origin).netloc.lower()
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 address: not our origin
+        netloc = None
+    if netloc != request.host.lower():
         raise ForbiddenOrigin("This page may not act on ocrlive")
 
 

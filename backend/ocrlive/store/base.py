@@ -172,6 +172,10 @@ class TaskStore(Protocol):
 
     async def find_by_idempotency_key(self, key: str) -> Task | None: ...
 
+    async def identity(self, task_id: str) -> tuple[str, str, str] | None:
+        """(sha256, patient_id, document_type): what an Idempotency-Key stands for."""
+        ...
+
     async def list(self, which: TaskFilter, limit: int) -> Sequence[Task]: ...
 
     async def unfinished(self) -> Sequence[Task]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 
-from ocrlive.errors import InvalidState, TaskNotFound
+from ocrlive.errors import InvalidState, TaskNotFound, scrub_paths
 from ocrlive.events import (
     ACTIVE_STATUSES,
     TERMINAL_EVENTS,
@@ -114,6 +114,8 @@ class TaskManager:
         )
 
     async def fail(self, task_id: str, code: TaskErrorCode, message: str) -> Task:
+        message = scrub_paths(message)  # engine and OS messages name files on the server
+
         def change(t: Task) -> Task:
             error = {"code": str(code), "message": message}
             return t.evolve(

@@ -11,9 +11,12 @@ _ORDER = (Priority.URGENT, Priority.NORMAL)
 
 
 class TaskQueue:
+    """Putting never yields to the event loop, so a caller can check the queue's
+    length and add to it as one step (the runner's exact queue limit relies on it)."""
+
     def __init__(self) -> None:
         self._lanes: dict[Priority, deque[str]] = {p: deque() for p in _ORDER}
-        self._ready = asyncio.Condition()
+        self._getters: deque[asyncio.Future[None]] = deque()
 
     def __len__(self) -> int:
         return sum(len(lane) for lane in self._lanes.values())
@@ -21,16 +24,32 @@ class TaskQueue:
     def __contains__(self, task_id: str) -> bool:
         return any(task_id in lane for lane in self._lanes.values())
 
+    def put_nowait(self, task_id: str, priority: Priority = Priority.NORMAL) -> None:
+        self._lanes[priority].append(task_id)
+        self._wake_one()
+
     async def put(self, task_id: str, priority: Priority = Priority.NORMAL) -> None:
-        async with self._ready:
-            self._lanes[priority].append(task_id)
-            self._ready.notify()
+        self.put_nowait(task_id, priority)
 
     async def get(self) -> str:
-        async with self._ready:
-            await self._ready.wait_for(lambda: len(self) > 0)
-            lane = next(self._lanes[p] for p in _ORDER if self._lanes[p])
-            return lane.popleft()
+        while not len(self):
+            waiter = asyncio.get_running_loop().create_future()
+            self._getters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_one()  # it was woken for an item it will not take
+                raise
+        lane = next(self._lanes[p] for p in _ORDER if self._lanes[p])
+        return lane.popleft()
+
+    def _wake_one(self) -> None:
+        while self._getters:
+            waiter = self._getters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     def remove(self, task_id: str) -> bool:
         for lane in self._lanes.values():

@@ -31,6 +31,8 @@ class Runner:
         self.pages_dir = pages_dir
         self.queue = TaskQueue()
         self.queue_limit = queue_limit
+        self.queue_peak = 0  # the deepest the queue has been, for /api/status
+        self._admitting = 0  # uploads between the capacity check and their enqueue
         self.concurrency = concurrency
         self._loops: list[asyncio.Task[None]] = []
         self.running: dict[str, asyncio.Task[None]] = {}
@@ -62,14 +64,22 @@ class Runner:
             log.info("recovered %d unfinished tasks", len(unfinished))
 
     def check_capacity(self) -> None:
-        if len(self.queue) >= self.queue_limit:
-            raise QueueFull(f"The queue already holds {len(self.queue)} documents")
+        if len(self.queue) + self._admitting >= self.queue_limit:
+            raise QueueFull(f"The queue already holds {self.queue_limit} documents")
 
     async def submit(self, new: NewTask) -> tuple[Task, bool]:
+        """Check, store and enqueue as one step: a place in the queue is taken before
+        the first await and given back only once the task is in the queue (or was not
+        created), so concurrent uploads can never overshoot the limit."""
         self.check_capacity()
-        task, created = await self.manager.create(new)
-        if created:
-            await self.queue.put(task.id, task.priority)
+        self._admitting += 1
+        try:
+            task, created = await self.manager.create(new)
+            if created:
+                self.queue.put_nowait(task.id, task.priority)
+        finally:
+            self._admitting -= 1
+        self.queue_peak = max(self.queue_peak, len(self.queue))
         return task, created
 
     async def cancel(self, task_id: str) -> Task:

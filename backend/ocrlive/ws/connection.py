@@ -193,6 +193,22 @@ class Connection:
 class ConnectionManager:
     def __init__(self) -> None:
         self._connections: dict[int, Connection] = {}
+        # Sockets still waiting for their `auth` message (at most AUTH_TIMEOUT each).
+        self._pending: dict[int, dict[str, Any]] = {}
+
+    @contextlib.contextmanager
+    def authenticating(self, address: str, user_agent: str) -> Iterator[None]:
+        key = next(_ids)
+        self._pending[key] = {
+            "address": address, "user_agent": user_agent, "connected_at": utcnow(),
+        }  # fmt: skip
+        try:
+            yield
+        finally:
+            del self._pending[key]
+
+    def describe_pending(self) -> list[dict[str, Any]]:
+        return [dict(pending) for pending in self._pending.values()]
 
     def register(self, conn: Connection) -> None:
         self._connections[conn.id] = conn

@@ -46,6 +46,7 @@ class WsErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     ALREADY_AUTHENTICATED = "already_authenticated"
     FORBIDDEN = "forbidden"
+    STORAGE_UNAVAILABLE = "storage_unavailable"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -84,6 +85,8 @@ def parse(text: str) -> dict[str, Any]:
         raise WsError(WsErrorCode.INVALID_JSON, f"Not JSON: {exc.msg}") from None
     except ValueError:
         raise WsError(WsErrorCode.INVALID_JSON, "Not valid JSON text") from None
+    except RecursionError:  # [[[[...]]]]: 64 KiB of brackets nest deeper than the stack
+        raise WsError(WsErrorCode.INVALID_JSON, "JSON nested too deeply") from None
     if not isinstance(message, dict):
         raise WsError(WsErrorCode.INVALID_JSON, "A message must be a JSON object")
     return message

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from ocrlive.errors import RateLimited, SessionEnded
 from ocrlive.identity.permissions import Principal
 from ocrlive.identity.requests import Credentials, check_origin
 from ocrlive.ratelimit import TokenBucket
+from ocrlive.store.health import describe_error, is_storage_error
 from ocrlive.ws.commands import COMMANDS
 from ocrlive.ws.connection import Connection, ConnectionInfo
 from ocrlive.ws.outbox import Frame
@@ -57,16 +59,29 @@ async def handle(request: web.Request, services: WsServices) -> web.StreamRespon
     # saved on ~600-byte progress frames over a hospital LAN.
     ws = web.WebSocketResponse(heartbeat=services.heartbeat, max_msg_size=MAX_FRAME, compress=False)
     await ws.prepare(request)
-    if creds.kind and principal is None:
+    try:
+        await _open(ws, request, services, creds.kind, principal)
+    except ConnectionError:  # the client went away; after prepare() no answer can follow
+        log.info("WebSocket client %s disconnected", address)
+    return ws
+
+
+async def _open(
+    ws: web.WebSocketResponse, request: web.Request, services: WsServices, given: str,
+    principal: Principal | None,
+) -> None:  # fmt: skip
+    address = services.auth.address(request)
+    if given and principal is None:
         await ws.close(code=CloseCode.UNAUTHORIZED, message=b"unauthorized")
-        return ws
+        return
     if principal is None:
-        principal = await _message_auth(ws, services, address)
+        user_agent = request.headers.get("User-Agent", "")[:200]
+        with services.connections.authenticating(address, user_agent):
+            principal = await _message_auth(ws, services, address)
         if principal is None:
-            return ws
+            return
         services.connect_limit.forgive(address)
     await _serve(ws, request, services, principal)
-    return ws
 
 
 async def _message_auth(
@@ -74,7 +89,10 @@ async def _message_auth(
 ) -> Principal | None:
     await ws.send_str(json.dumps({"type": "auth_required"}))
     try:
-        msg = await ws.receive(timeout=AUTH_TIMEOUT)
+        # One deadline for the whole wait: a client answering our pings (or sending
+        # its own) must not stretch it, as a per-receive timeout would.
+        async with asyncio.timeout(AUTH_TIMEOUT):
+            msg = await _first_message(ws)
     except TimeoutError:
         await ws.close(code=CloseCode.AUTH_TIMEOUT, message=b"auth timeout")
         return None
@@ -87,6 +105,13 @@ async def _message_auth(
     services.auth.failures.hit(address)
     await ws.close(code=CloseCode.UNAUTHORIZED, message=b"unauthorized")
     return None
+
+
+async def _first_message(ws: web.WebSocketResponse) -> WSMessage:
+    while True:
+        msg = await ws.receive()
+        if msg.type not in (WSMsgType.PING, WSMsgType.PONG):
+            return msg
 
 
 def _auth_token(text: str) -> str | None:
@@ -132,6 +157,16 @@ async def _read_loop(ws: web.WebSocketResponse, conn: Connection, services: WsSe
             return
 
 
+def _failure(exc: Exception, conn: Connection, text: str) -> tuple[WsErrorCode, str]:
+    """A storage fault (a damaged page, a full disk) is the server's condition, told in
+    one line; anything else is a bug, logged with its traceback."""
+    if is_storage_error(exc):
+        log.error("storage fault on WebSocket connection %d: %s", conn.id, describe_error(exc))
+        return WsErrorCode.STORAGE_UNAVAILABLE, "Storage is unavailable on the server; try later"
+    log.exception("WebSocket command failed on connection %d: %.200s", conn.id, text)
+    return WsErrorCode.INTERNAL_ERROR, "Internal server error"
+
+
 async def _dispatch(text: str, conn: Connection, services: WsServices) -> bool:
     """Run one client message; False when it was refused with an error. A handler that
     raises is a bug of ours, not the client's: it is logged and answered with
@@ -153,10 +188,8 @@ async def _dispatch(text: str, conn: Connection, services: WsServices) -> bool:
     except WsError as exc:
         conn.send(Frame(error_frame(msg_id, exc.code, exc.message)))
         return False
-    except Exception:
-        log.exception("WebSocket command failed on connection %d: %.200s", conn.id, text)
-        error = error_frame(msg_id, WsErrorCode.INTERNAL_ERROR, "Internal server error")
-        conn.send(Frame(error))
+    except Exception as exc:
+        conn.send(Frame(error_frame(msg_id, *_failure(exc, conn, text))))
         return True
     if reply is not None:
         conn.send(Frame(result_frame(message["id"], reply)))

@@ -96,6 +96,10 @@ export const HTTP_ERROR_CODES = [
   "not_ready",
   "file_too_large",
   "unsupported_type",
+  "field_too_large",
+  "request_timeout",
+  "idempotency_conflict",
+  "storage_unavailable",
   "empty_file",
   "rate_limited",
   "queue_full",
@@ -114,6 +118,7 @@ export const WS_ERROR_CODES = [
   "rate_limited",
   "already_authenticated",
   "forbidden",
+  "storage_unavailable",
   "internal_error",
 ] as const;
 export type WsErrorCode = (typeof WS_ERROR_CODES)[number];

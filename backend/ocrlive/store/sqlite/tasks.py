@@ -29,6 +29,10 @@ class SqliteTaskStore:
         row = await self._reader.first(rows.TASK_FILE, (task_id,))
         return str(row[0]) if row else None
 
+    async def identity(self, task_id: str) -> tuple[str, str, str] | None:
+        row = await self._reader.first(rows.TASK_IDENTITY, (task_id,))
+        return (str(row[0]), str(row[1]), str(row[2])) if row else None
+
     async def find_by_idempotency_key(self, key: str) -> Task | None:
         row = await self._reader.first(rows.TASK_BY_KEY, (key,))
         return rows.task_from_row(row) if row else None
