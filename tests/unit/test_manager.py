@@ -204,3 +204,22 @@ async def test_concurrent_changes_share_commits_and_keep_seq_order(manager: Task
     rows = {i: await manager.store.tasks.get(i) for i in ids}
     assert [e.seq for e in logged] == seqs
     assert all(row is not None and row.status == "processing" for row in rows.values())
+
+
+async def test_a_late_progress_in_the_same_batch_never_revives_a_completed_task(
+    manager: TaskManager,
+) -> None:
+    """complete() and a late progress report for the same task committed together: the
+    report must see the task completed (and be refused), not the stored row."""
+    task, _ = await manager.create(new_task())
+    await manager.mark_started(task.id)
+    manager.journal._active.clear()  # as after a restart: the rows are the only truth
+    done, _late = await asyncio.gather(
+        manager.complete(task.id, result(1)),
+        manager.apply_progress(progress(task.id, 90)),
+        return_exceptions=True,
+    )
+    assert not isinstance(done, BaseException)
+    stored = await manager.store.tasks.get(task.id)
+    assert stored is not None and stored.status == "completed"
+    assert hub(manager).seen[-1].type == "task.completed"

@@ -11,6 +11,7 @@ writer), so a change reads no row.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from dataclasses import dataclass, field
 
@@ -28,6 +29,8 @@ from ocrlive.events import (
 from ocrlive.store.base import EventLog, LogTransaction, StoredFile, Writes
 from ocrlive.tasks.changes import Change, Creation, NewTask, Transition
 
+log = logging.getLogger(__name__)
+
 Outcome = tuple[Task, bool]
 
 
@@ -39,6 +42,11 @@ class _Batch:
     now: str = field(default_factory=utcnow)
     writes: Writes = field(default_factory=Writes)
     keys: dict[str, Task] = field(default_factory=dict)
+    # Tasks as this batch left them: the rows are written only after planning, so a
+    # second change of a task in the same batch must see the first, not the stored row
+    # (a late progress report read the row of a task completed just before it, and
+    # wrote it back as processing).
+    staged: dict[str, Task] = field(default_factory=dict)
     outcomes: list[tuple[Change, Outcome | ApiError]] = field(default_factory=list)
 
 
@@ -80,7 +88,10 @@ class Journal:
             return
         batch = staged[0]
         for event in batch.writes.events:
-            self.publisher.publish(event)
+            try:
+                self.publisher.publish(event)
+            except Exception:  # stored all the same; its waiters must still hear of it
+                log.exception("publishing event %d failed", event.seq)
         for change, outcome in batch.outcomes:
             future = futures[change]
             if future.done():
@@ -127,7 +138,11 @@ class Journal:
         return task, True
 
     def _stage_transition(self, change: Transition, batch: _Batch) -> Task:
-        task = self._active.get(change.task_id) or batch.tx.get_task(change.task_id)
+        task = (
+            batch.staged.get(change.task_id)
+            or self._active.get(change.task_id)
+            or batch.tx.get_task(change.task_id)
+        )
         if task is None:
             raise TaskNotFound(change.task_id)
         if task.status not in change.allowed:
@@ -144,6 +159,7 @@ class Journal:
 
     def _record(self, task: Task, event_type: EventType, batch: _Batch) -> None:
         batch.writes.events.append(Event(seq=task.version, type=event_type, task=task))
+        batch.staged[task.id] = task
         if task.status in FINISHED_STATUSES:
             self._active.pop(task.id, None)
         else:
