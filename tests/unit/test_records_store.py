@@ -124,6 +124,8 @@ async def test_every_filter_narrows_the_hits(records: Records, manager: TaskMana
     assert ids(await search(records, '"potassium low"', patient_id="P-8")) == [letter.id]
     assert ids(await search(records, '"potassium low"', patient_id="P-7")) == []
     assert ids(await search(records, "potass*", patient_id="P-7")) == [lab.id]
+    assert ids(await search(records, 'potassium -"potassium low"', patient_id="P-8")) == []
+    assert ids(await search(records, '"low potassium"', patient_id="P-8")) == []
     assert ids(await search(records, "potassium", document_type="lab_report")) == [lab.id]
     await manager.rerun(letter.id)  # queued again: the old text stays searchable
     assert ids(await search(records, "potassium", status="queued")) == [letter.id]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from ocrlive.records.query import ParsedQuery
+from ocrlive.records.query import ParsedQuery, Term
 
 WINDOW = 14  # words of context, as many as FTS5's snippet() gave
 BEFORE = 4  # of them before the first match
@@ -28,8 +28,24 @@ def fold(word: str) -> str:
 
 def _matches(words: list[str], query: ParsedQuery) -> set[int]:
     """Indexes of the words that a positive term matched."""
+    return _term_matches(words, query.positive)
+
+
+def page_has(body: str, term: Term) -> bool:
+    """Whether the page holds the term (its words in order), as the index would say."""
+    return bool(_term_matches(_page_words(body)[1], (term,)))
+
+
+def _page_words(body: str) -> tuple[list[tuple[int, int]], list[str]]:
+    spans = [m.span() for m in _WORD.finditer(body)]
+    lowered = body.lower() if body.isascii() else None  # one call instead of one a word
+    words = [lowered[a:b] if lowered is not None else fold(body[a:b]) for a, b in spans]
+    return spans, words
+
+
+def _term_matches(words: list[str], terms: tuple[Term, ...]) -> set[int]:
     found: set[int] = set()
-    for term in query.positive:
+    for term in terms:
         wanted = [fold(w) for w in term.words]
         if len(wanted) == 1 and not term.prefix:  # the common case, without a window
             found.update(i for i, w in enumerate(words) if w == wanted[0])
@@ -46,9 +62,7 @@ def _matches(words: list[str], query: ParsedQuery) -> set[int]:
 
 def make_snippet(body: str, query: ParsedQuery) -> list[tuple[str, bool]]:
     """About WINDOW words around the first match, as (text, is a match) segments."""
-    spans = [m.span() for m in _WORD.finditer(body)]
-    lowered = body.lower() if body.isascii() else None  # one call instead of one a word
-    words = [lowered[a:b] if lowered is not None else fold(body[a:b]) for a, b in spans]
+    spans, words = _page_words(body)
     hits = _matches(words, query)
     if not spans:
         return []

@@ -21,7 +21,7 @@ from ocrlive.records.base import (
     SearchResults,
 )
 from ocrlive.records.query import ParsedQuery, Term
-from ocrlive.records.snippets import make_snippet
+from ocrlive.records.snippets import make_snippet, page_has
 from ocrlive.store.sqlite.reader import Reader
 from ocrlive.store.sqlite.rows import TASK_COLUMNS, task_from_row
 
@@ -55,6 +55,18 @@ def to_fts5(query: ParsedQuery) -> str:
         if term.negated:
             expr = f"({expr}) NOT {_fts5_term(term)}"
     return expr
+
+
+# The most pages of one patient that a phrase search reads before checking the phrases.
+PATIENT_PAGES = 5000
+
+
+def _split(term: Term) -> tuple[Term, ...]:
+    """A phrase as its words, each required (the last one keeps the prefix)."""
+    last = len(term.words) - 1
+    return tuple(
+        Term((w,), term.prefix and i == last, term.negated) for i, w in enumerate(term.words)
+    )
 
 
 def _words_only(query: ParsedQuery) -> bool:
@@ -118,9 +130,11 @@ class SqliteSearchIndex:
     async def search(
         self, query: ParsedQuery, filters: SearchFilters, *, limit: int, offset: int
     ) -> SearchResults:
+        if filters.patient_id and not _words_only(query):
+            return await self._patient_phrases(query, filters, limit=limit, offset=offset)
         where, params = _where(filters)
         params |= {"match": to_fts5(query), "limit": limit, "offset": offset}
-        source = _FROM_PATIENT if filters.patient_id and _words_only(query) else _FROM_MATCHES
+        source = _FROM_PATIENT if filters.patient_id else _FROM_MATCHES
         # Every indexed page belongs to a task (purges take both): without filters the
         # count reads the index alone.
         filtered = any(vars(filters).values())
@@ -137,6 +151,31 @@ class SqliteSearchIndex:
         ]
         exact = total <= COUNT_CAP
         return SearchResults(hits, min(total, COUNT_CAP), exact, "rank" if exact else "recent")
+
+    async def _patient_phrases(
+        self, query: ParsedQuery, filters: SearchFilters, *, limit: int, offset: int
+    ) -> SearchResults:
+        """One patient's pages that hold every word, through the rowid ranges (cheap
+        seeks), then the phrases checked in each page's text (FTS5 would evaluate a phrase
+        over the whole index for every range)."""
+        # Negated phrases are left to the check below: NOT on a word would drop too much.
+        loose = ParsedQuery(tuple(
+            word for t in query.terms if len(t.words) == 1 or not t.negated for word in _split(t)
+        ))  # fmt: skip
+        where, params = _where(filters)
+        params |= {"match": to_fts5(loose), "limit": PATIENT_PAGES, "offset": 0}
+        sql = (f"SELECT f.rowid, f.page, -bm25(search_pages) AS score, f.body, {_TASK_SELECT} "
+               f"{_FROM_PATIENT} WHERE {where} ORDER BY score DESC LIMIT :limit")  # fmt: skip
+        phrases = [t for t in query.terms if len(t.words) > 1]
+        kept = [
+            r for r in await self._q.all(sql, params)
+            if all(page_has(r[3] or "", t) != t.negated for t in phrases)
+        ]  # fmt: skip
+        hits = [
+            SearchHit(task_from_row(r[4:]), int(r[1]), float(r[2]), make_snippet(r[3] or "", query))
+            for r in kept[offset : offset + limit]
+        ]
+        return SearchResults(hits, min(len(kept), COUNT_CAP), len(kept) <= COUNT_CAP)
 
     async def _bodies(self, rowids: list[int]) -> dict[int, str]:
         if not rowids:
