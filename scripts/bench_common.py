@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 # Every benchmark event carries "bench <phase letter> <index> <time.time() at creation>".
 STAMP = re.compile(rb"bench ([A-Z]) (\d+) (\d+\.\d+)")
+# An ocrlive event's topic and seq, for a client that resumes with `since` (storm).
+EVENT_POSITION = re.compile(rb'"topic":"([^"]+)","seq":(\d+)')
 DEFLATE_TAIL = b"\x00\x00\xff\xff"
 OP_TEXT, OP_CLOSE, OP_PING, OP_PONG = 0x1, 0x8, 0x9, 0xA
 ABNORMAL_CLOSE = 1006
@@ -140,6 +142,10 @@ class RawWebSocket(asyncio.Protocol):
         self.live = False
         self.engineio = False  # answer engine.io pings ("2") with pongs ("3")
         self.close_code: int | None = None
+        self.last_seq: dict[str, int] | None = None  # topic -> seq, once tracking
+        self.epoch: str | None = None  # ocrlive: the hello's epoch
+        self.positions: dict[str, int] = {}  # ocrlive: topic -> seq of its subscribe reply
+        self.recovered = True  # ocrlive: every subscribe answered recovered: true
         self.deflate_agreed = False  # the server's 101 accepted permessage-deflate
         self.transport: asyncio.Transport | None = None
         self._request = request
@@ -233,6 +239,8 @@ class RawWebSocket(asyncio.Protocol):
             self.send_text("3")
         elif self.live:
             self.recorder.on_text(payload)
+            if self.last_seq is not None and (found := EVENT_POSITION.search(payload)):
+                self.last_seq[found[1].decode()] = int(found[2])
         else:
             self.inbox.put_nowait(payload)
 

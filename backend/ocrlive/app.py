@@ -133,13 +133,16 @@ def identity_config(settings: Settings) -> IdentityConfig:
 async def _tasks(app: web.Application) -> AsyncIterator[None]:
     settings, store, hub = app[SETTINGS], app[STORE], Hub()
     interval = settings.progress_interval_ms / 1000
-    manager = TaskManager(store, hub, progress_interval=interval)
+    manager = TaskManager(
+        store, hub, progress_interval=interval, snapshot_finished=settings.snapshot_finished
+    )
     await manager.start()
     app[MANAGER] = manager
+    connections = ConnectionManager()
     app[WS] = WsServices(
         hub=hub,
-        recovery=RecoveryService(store.log, store.tasks, settings.snapshot_finished),
-        connections=ConnectionManager(),
+        recovery=RecoveryService(store.log, store.tasks, manager.live),
+        connections=connections,
         auth=app[AUTH],
         audit=app[AUDIT],
         connect_limit=SlidingWindow(settings.connect_rate),
@@ -152,7 +155,11 @@ async def _tasks(app: web.Application) -> AsyncIterator[None]:
         app[IDENTITY], app[WS].connections, min(5.0, settings.session_idle_minutes * 15)
     )
     guard.start()
+    heartbeat = asyncio.create_task(connections.heartbeat(settings.ws_heartbeat))
     yield
+    heartbeat.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await heartbeat
     await guard.stop()
 
 
@@ -198,7 +205,9 @@ async def _retention(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     retention = timedelta(days=settings.retention_days)
     loop = asyncio.create_task(
-        retention_loop(app[STORE].log, settings.pages_dir, retention=retention)
+        retention_loop(
+            app[STORE].log, settings.pages_dir, retention=retention, live=app[MANAGER].live
+        )
     )
     yield
     loop.cancel()

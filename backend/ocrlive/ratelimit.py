@@ -9,6 +9,8 @@ from collections import deque
 class TokenBucket:
     """`rate` events a second on average, bursts of up to `burst`."""
 
+    __slots__ = ("_stamp", "_tokens", "burst", "rate")  # one per WebSocket
+
     def __init__(self, rate: float, burst: float) -> None:
         self.rate = rate
         self.burst = burst

@@ -20,9 +20,9 @@ from benchws.frozen import run_frozen
 from benchws.handles import Combo, combo
 from benchws.plan import SERVERS, Plan
 from benchws.report import goals, print_goals, print_results
-from benchws.scenarios import measure_memory, run_burst, run_steady
+from benchws.scenarios import measure_memory, run_burst, run_steady, run_storm
 
-SCENARIOS = ("memory", "steady", "burst", "frozen")
+SCENARIOS = ("memory", "steady", "burst", "storm", "frozen")
 QUICK: dict[str, Any] = {"steady_s": 4.0, "burst": 300, "fill": 8000, "frozen_steady_s": 3.0,
                          "deflate_clients": 200}  # fmt: skip
 RUN_ERRORS = (RuntimeError, TimeoutError, OSError, KeyError)
@@ -80,6 +80,8 @@ def run_scenarios(c: Combo, result: dict[str, Any]) -> None:
             result["burst_hub"] = run_burst(c, "B", how="hub")
     if plan.runs("frozen"):
         result["frozen"] = run_frozen(c)
+    if plan.runs("storm"):  # last: it replaces every client socket
+        result["storm"] = run_storm(c)
 
 
 def run_combo(plan: Plan, kind: str, clients: int, root: Path) -> dict[str, Any]:

@@ -19,14 +19,16 @@ CONNECT_ERRORS = (OSError, TimeoutError, ValueError)
 
 
 async def open_client(
-    target: dict[str, Any], topics: list[str], recorder: Recorder, **options: Any
-) -> RawWebSocket:
-    """Connect, authenticate and subscribe to `topics` in the server's own protocol."""
+    target: dict[str, Any], topics: list[str], recorder: Recorder,
+    resume: dict[str, Any] | None = None, **options: Any,
+) -> RawWebSocket:  # fmt: skip
+    """Connect, authenticate and subscribe to `topics` in the server's own protocol;
+    ocrlive clients given `resume` ({"epoch", "seqs": topic -> seq}) resume from there."""
     kind, port = target["kind"], target["port"]
     if kind == "ocrlive":
         bearer = {"Authorization": f"Bearer {target['token']}"}
         ws = await open_websocket(port, "/api/ws", recorder, headers=bearer, **options)
-        await _subscribe_ocrlive(ws, topics)
+        await _subscribe_ocrlive(ws, topics, resume)
     elif kind == "plain":
         ws = await open_websocket(port, "/ws", recorder, **options)
         await _subscribe_plain(ws, topics)
@@ -47,16 +49,24 @@ async def _reply(ws: RawWebSocket, wanted: Callable[[dict[str, Any]], bool]) -> 
     raise ConnectionError("no reply")
 
 
-async def _subscribe_ocrlive(ws: RawWebSocket, topics: list[str]) -> None:
+async def _subscribe_ocrlive(
+    ws: RawWebSocket, topics: list[str], resume: dict[str, Any] | None = None
+) -> None:
     hello = await _reply(ws, lambda m: m.get("type") == "hello")
+    ws.epoch = hello["epoch"]
     for n, topic in enumerate(topics, 1):
-        # since/epoch from the hello: the resume path every reconnecting client takes.
+        # since/epoch from the hello (or where the client was): the resume path every
+        # reconnecting client takes.
         since, epoch = hello["seq"], hello["epoch"]
+        if resume is not None:
+            since, epoch = resume["seqs"].get(topic, since), resume["epoch"]
         message = {"id": n, "type": "subscribe", "topic": topic, "since": since, "epoch": epoch}
         ws.send_text(json.dumps(message))
         reply = await _reply(ws, lambda m, n=n: m.get("id") == n)  # type: ignore[misc]
         if not reply.get("ok"):
             raise ConnectionError(f"subscribe refused: {reply.get('error')}")
+        ws.recovered = ws.recovered and bool(reply.get("recovered"))
+        ws.positions[topic] = reply["seq"]
 
 
 async def _subscribe_plain(ws: RawWebSocket, topics: list[str]) -> None:
@@ -129,6 +139,51 @@ class ClientFleet:
             "errors": dict(errors.most_common(3)),
             "seconds": time.monotonic() - t0,
         }
+
+    async def cmd_track(self) -> dict[str, Any]:
+        """From now on each client keeps the seq of the last event it saw per topic."""
+        for ws in self.clients:
+            ws.last_seq = dict(ws.positions)
+        return {}
+
+    async def cmd_storm(
+        self, target: dict[str, Any], topics: list[list[str]], window_s: float
+    ) -> dict[str, Any]:
+        """Every client drops its socket and comes back within `window_s`, resuming from
+        the last event it saw: what a restart of the server or a network blip does."""
+        old, self.clients = self.clients, []
+        for ws in old:
+            ws.abort()
+        t0 = time.monotonic()
+        live_at: list[float] = []  # since the drop
+        took: list[float] = []  # from the client's reconnect to its last subscribe reply
+        errors, recovered = Counter[str](), 0
+
+        async def one(n: int, ws: RawWebSocket) -> None:
+            nonlocal recovered
+            await asyncio.sleep(window_s * n / max(1, len(old)))
+            resume = {"epoch": ws.epoch, "seqs": ws.last_seq or {}} if ws.epoch else None
+            start = time.monotonic()
+            try:
+                new = await open_client(target, topics[n], self.recorder, resume=resume)
+            except CONNECT_ERRORS as exc:
+                errors[f"{type(exc).__name__}: {str(exc)[:60]}"] += 1
+                return
+            live_at.append(time.monotonic() - t0)
+            took.append(time.monotonic() - start)
+            recovered += new.recovered and new.epoch is not None
+            self.clients.append(new)
+
+        await asyncio.gather(*(one(n, ws) for n, ws in enumerate(old)))
+        live_at.sort()
+        took.sort()
+        return {
+            "clients": len(old), "live": len(live_at), "recovered": recovered,
+            "failed": sum(errors.values()), "errors": dict(errors.most_common(3)),
+            "last_live_s": round(live_at[-1], 3) if live_at else None,
+            "reconnect_p50_ms": round(took[len(took) // 2] * 1000, 1) if took else None,
+            "reconnect_max_ms": round(took[-1] * 1000, 1) if took else None,
+        }  # fmt: skip
 
     async def cmd_probe_deflate(self, target: dict[str, Any]) -> dict[str, Any]:
         """One client that offers permessage-deflate as browsers do: did the server agree?"""

@@ -23,6 +23,8 @@ class Plan:
     fill: int = 12_000  # ~8 MB of frames: more than the kernel buffers of a frozen socket
     lifecycle: int = 600  # non-collapsible events: more than ocrlive's outbox limit (256)
     frozen_steady_s: float = 6.0
+    storm_lead_s: float = 1.0  # progress before the storm
+    storm_window_s: float = 1.0  # every client reconnects within this
     deflate_clients: int = 300  # the plain server with and without deflate clients
     budget_s: float = 570.0
     pin: bool = True
@@ -39,4 +41,5 @@ class Plan:
         """A rough cost of one server at one client count, to skip what cannot fit."""
         deliveries = 2 * self.burst_events(clients) * clients
         phases = self.steady_s + self.frozen_steady_s if self.runs("steady") else 0.0
+        phases += 8 + clients * 0.003 if self.runs("storm") else 0.0
         return 25 + phases + clients * 0.01 + deliveries / 40_000

@@ -155,3 +155,24 @@ def run_burst(
     complete = stats["final_seen"] >= c.clients
     result |= {"events": count, "events_sent": state.get("sent"), "complete": complete}
     return result | cpu_per_delivery(state, stats)
+
+
+def run_storm(c: Combo, letter: str = "R") -> dict[str, Any]:
+    """Reconnect storm: while the steady tasks report progress, every client drops its
+    socket and comes back within `storm_window_s`, resuming (ocrlive) from the last
+    event it saw. Every client should be back, recovered, none refused."""
+    plan = c.plan
+    c.fleet.call("arm", letter=letter, final_index=-1)
+    c.fleet.call("track")
+    duration = plan.storm_lead_s + plan.storm_window_s + 4.0
+    spec = {"name": "storm", "mode": "paced", "letter": letter, "tasks": c.steady_ids,
+            "rate": plan.rate, "duration": duration, "how": "progress"}  # fmt: skip
+    c.server.request("/bench/start", spec)
+    time.sleep(plan.storm_lead_s)  # progress flowing, positions moving on
+    topics = [c.topics(n) for n in range(c.clients)]
+    result = c.fleet.call(
+        "storm", target=c.server.target, topics=topics, window_s=plan.storm_window_s,
+        timeout=120 + c.clients * 0.05,
+    )  # fmt: skip
+    state = wait_run(c, "storm", duration + 20)
+    return result | {"events_sent": state.get("sent", 0)}

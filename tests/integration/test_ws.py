@@ -202,3 +202,34 @@ async def test_the_command_table_is_what_the_view_dispatches(client: Client) -> 
 
     assert view.COMMANDS is commands.COMMANDS
     assert sorted(commands.COMMANDS) == ["ack", "ping", "subscribe", "unsubscribe"]
+
+
+async def test_heartbeat_drops_a_silent_client_and_keeps_one_that_answers(
+    start_app: Any, make_settings: Any
+) -> None:
+    """One task pings every socket each `heartbeat`; a socket that sends nothing back
+    (not even the pong) within half of it is dropped, and the client sees it close."""
+    client = await start_app(make_settings(ws_heartbeat=0.4))
+    url = ws_url(client)
+    answering = await connect(client)  # aiohttp answers pings whenever it reads
+    silent = await Live.connect(client.session, url, autoping=False)
+
+    async def read_until_closed(live: Live) -> list[aiohttp.WSMsgType]:
+        kinds = []
+        while (msg := await live.ws.receive(timeout=5)).type not in (
+            aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR
+        ):  # fmt: skip
+            kinds.append(msg.type)
+        return kinds
+
+    async def keep_answering() -> None:
+        for _ in range(15):  # reading (so answering pings) through several rounds
+            await asyncio.sleep(0.1)
+            assert (await answering.request("ping"))["pong"] is True
+
+    seen, _ = await asyncio.wait_for(
+        asyncio.gather(read_until_closed(silent), keep_answering()), 10
+    )
+    assert aiohttp.WSMsgType.PING in seen  # it was pinged, did not answer, was dropped
+    services = client.server.app[WS]
+    assert len(services.connections) == 1

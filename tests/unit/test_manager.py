@@ -4,6 +4,7 @@ publisher."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -175,15 +176,17 @@ async def test_recovery_gives_a_snapshot_when_the_log_was_purged_past_since(
     await manager.mark_started(task.id)
     await manager.complete(task.id, result())
     store = manager.store
-    service = RecoveryService(store.log, store.tasks, snapshot_finished=10)
+    service = RecoveryService(store.log, store.tasks, manager.live)
     kept = await service.recover(None, 1, manager.epoch)
     assert kept is not None and kept.recovered and [e.seq for e in kept.events] == [2, 3]
+    assert [t["id"] for t in json.loads(kept.snapshot)] == [task.id]
     await run_retention(
-        store.log, tmp_path / "pages", retention=timedelta(0), compact_after=timedelta(0)
-    )
+        store.log, tmp_path / "pages", retention=timedelta(0), compact_after=timedelta(0),
+        live=manager.live,
+    )  # fmt: skip
     lost = await service.recover(None, 1, manager.epoch)
     assert lost is not None and not lost.recovered and lost.events == []
-    assert lost.snapshot == [] and lost.seq == 3
+    assert json.loads(lost.snapshot) == [] and lost.seq == 3
     assert await service.recover("missing", None, manager.epoch) is None
 
 
@@ -223,3 +226,48 @@ async def test_a_late_progress_in_the_same_batch_never_revives_a_completed_task(
     stored = await manager.store.tasks.get(task.id)
     assert stored is not None and stored.status == "completed"
     assert hub(manager).seen[-1].type == "task.completed"
+
+
+async def test_snapshots_and_replays_from_memory_agree_with_the_store(
+    manager: TaskManager, store: Store
+) -> None:
+    """LiveTasks and the log's recent events are caches: what they serve equals what
+    a fresh read of the database says (the snapshot's order included)."""
+    ids = [(await manager.create(new_task()))[0].id for _ in range(4)]
+    await manager.mark_started(ids[0])
+    await manager.apply_progress(progress(ids[0], 30))
+    await manager.complete(ids[0], result())
+    await manager.cancel(ids[1])
+    cached = json.loads(manager.live.snapshot_json())
+    stored = [t.to_json() for t in await store.tasks.snapshot(manager.live.finished_limit)]
+    assert cached == stored
+    memory = await store.log.read_since(2, manager.epoch, task_id=ids[0])
+    store.log._recent.clear()  # type: ignore[attr-defined]  # now from the database
+    disk = await store.log.read_since(2, manager.epoch, task_id=ids[0])
+    assert memory == disk and memory is not None and [e.task.id for e in memory] == [ids[0]] * 3
+    fresh = TaskManager(store, RecordingPublisher())
+    await fresh.live.load(store.tasks)  # after a restart: loaded from the store
+    assert json.loads(fresh.live.snapshot_json()) == stored
+
+
+async def test_a_task_topic_at_or_past_the_tasks_version_needs_no_replay(
+    manager: TaskManager, store: Store
+) -> None:
+    """Other tasks moved the head on; the client's task did not: recovered, nothing to
+    replay, and nothing read from the log (the recent events are not even there)."""
+    from ocrlive.ws.recovery import RecoveryService
+
+    quiet, _ = await manager.create(new_task())
+    busy, _ = await manager.create(new_task())
+    await manager.mark_started(busy.id)
+    await manager.apply_progress(progress(busy.id, 10))
+    store.log._recent.clear()  # type: ignore[attr-defined]
+    service = RecoveryService(store.log, store.tasks, manager.live)
+    rec = await service.recover(quiet.id, quiet.version, manager.epoch)
+    assert rec is not None and rec.recovered and rec.events == []
+    assert rec.seq == store.log.head() > quiet.version
+    behind = await service.recover(busy.id, busy.version, manager.epoch)  # from the database
+    assert behind is not None and [e.type for e in behind.events] == [
+        "task.started",
+        "task.progress",
+    ]

@@ -28,6 +28,7 @@ from ocrlive.events import (
 )  # fmt: skip
 from ocrlive.store.base import EventLog, LogTransaction, StoredFile, Writes
 from ocrlive.tasks.changes import Change, Creation, NewTask, Transition
+from ocrlive.tasks.live import LiveTasks
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,10 @@ class _Batch:
 
 
 class Journal:
-    def __init__(self, log: EventLog, publisher: Publisher) -> None:
+    def __init__(self, log: EventLog, publisher: Publisher, live: LiveTasks) -> None:
         self.log = log
         self.publisher = publisher
+        self.live = live
         self._queue: list[tuple[Change, asyncio.Future[Outcome]]] = []
         self._flusher: asyncio.Task[None] | None = None
         # Touched on the writer's side inside a batch, and on the loop only between
@@ -87,7 +89,8 @@ class Journal:
                     future.set_exception(exc)
             return
         batch = staged[0]
-        for event in batch.writes.events:
+        for event in batch.writes.events:  # no await from the log's head to here
+            self.live.apply(event)
             try:
                 self.publisher.publish(event)
             except Exception:  # stored all the same; its waiters must still hear of it

@@ -24,6 +24,7 @@ from ocrlive.records.revisions import EditRequest, revise_line, validate_edit
 from ocrlive.store.base import LogTransaction, Revision, Store
 from ocrlive.tasks.changes import Creation, Mutation, NewTask, Reviser, Transition
 from ocrlive.tasks.journal import Journal
+from ocrlive.tasks.live import LiveTasks
 from ocrlive.tasks.throttle import ProgressThrottle
 
 __all__ = ["NewTask", "TaskManager"]
@@ -34,11 +35,13 @@ _COMPLETED = frozenset({TaskStatus.COMPLETED})
 
 class TaskManager:
     def __init__(
-        self, store: Store, publisher: Publisher, *, progress_interval: float = 0.1
-    ) -> None:
+        self, store: Store, publisher: Publisher, *, progress_interval: float = 0.1,
+        snapshot_finished: int = 200,
+    ) -> None:  # fmt: skip
         self.store = store
         self.progress_interval = progress_interval
-        self.journal = Journal(store.log, publisher)
+        self.live = LiveTasks(snapshot_finished)
+        self.journal = Journal(store.log, publisher, self.live)
         self._throttle = ProgressThrottle(self.apply_progress, progress_interval)
 
     @property
@@ -47,6 +50,7 @@ class TaskManager:
 
     async def start(self) -> None:
         await self.store.log.open()
+        await self.live.load(self.store.tasks)
 
     async def get(self, task_id: str) -> Task:
         task = await self.store.tasks.get(task_id)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ocrlive.store.base import EventLog
+from ocrlive.tasks.live import LiveTasks
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +38,16 @@ def _delete_files(pages_dir: Path, task_ids: list[str], files: list[str]) -> Non
 
 
 async def run_retention(
-    events: EventLog, pages_dir: Path, *, retention: timedelta, compact_after: timedelta
-) -> PurgeReport:
+    events: EventLog, pages_dir: Path, *, retention: timedelta, compact_after: timedelta,
+    live: LiveTasks | None = None,
+) -> PurgeReport:  # fmt: skip
     """Progress events of tasks finished `compact_after` ago go (their created, started
     and terminal events stay: all a replay needs to end right); tasks finished
     `retention` ago go entirely, with their page images and unshared documents."""
     compacted = await events.compact(_cutoff(compact_after))
     purged = await events.purge(_cutoff(retention))
+    if live is not None:
+        live.forget(purged.task_ids)
     await asyncio.to_thread(_delete_files, pages_dir, purged.task_ids, purged.orphan_files)
     if compacted or purged.task_ids:
         log.info("retention: %d events compacted, %d tasks purged", compacted,
@@ -52,12 +56,15 @@ async def run_retention(
 
 
 async def retention_loop(
-    events: EventLog, pages_dir: Path, *, retention: timedelta, interval: float = 600.0
-) -> None:
+    events: EventLog, pages_dir: Path, *, retention: timedelta, live: LiveTasks,
+    interval: float = 600.0,
+) -> None:  # fmt: skip
     compact_after = min(retention, timedelta(minutes=10))
     while True:
         try:
-            await run_retention(events, pages_dir, retention=retention, compact_after=compact_after)
+            await run_retention(
+                events, pages_dir, retention=retention, compact_after=compact_after, live=live
+            )
         except Exception:
             log.exception("retention run failed; trying again later")
         await asyncio.sleep(interval)

@@ -49,8 +49,8 @@ async def subscribe(
         raise
     conn.subscriptions.add(topic)
     payload = {"topic": topic, "recovered": rec.recovered, "seq": rec.seq}
-    payload |= {"epoch": services.recovery.epoch, "snapshot": rec.snapshot}
-    conn.send(Frame(result_frame(msg["id"], payload)))
+    payload |= {"epoch": services.recovery.epoch}
+    conn.send(Frame(result_frame(msg["id"], payload, snapshot=rec.snapshot)))
     # Replayed events are exactly what was missed: none of them may be collapsed.
     await conn.send_replay(
         event_frame(topic, e, e.task.dumps(), collapsible=False) for e in rec.events

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from ocrlive.events import utcnow
 from ocrlive.identity.permissions import Principal
+from ocrlive.ratelimit import TokenBucket
 from ocrlive.ws.outbox import Frame, Outbox
 from ocrlive.ws.protocol import CloseCode
 from ocrlive.ws.transport import SocketWriter
@@ -29,6 +30,7 @@ from ocrlive.ws.transport import SocketWriter
 log = logging.getLogger(__name__)
 
 _ids = itertools.count(1)
+PING = b"\x89\x00"  # a complete, empty WebSocket ping frame (RFC 6455, server side)
 
 
 @dataclass(slots=True)
@@ -45,21 +47,26 @@ class ConnectionInfo:
 
 class Connection:
     __slots__ = (
-        "_closer", "_closing", "_holding", "_room", "_socket", "_writer", "id", "info",
-        "last_ack", "last_id", "outbox", "sent", "subscriptions", "ws",
+        "_closer", "_closing", "_holding", "_room", "_socket", "_writer", "answered", "bucket",
+        "errors", "id", "info", "last_ack", "last_id", "outbox", "rejected", "sent",
+        "subscriptions", "ws",
     )  # fmt: skip
 
-    def __init__(self, ws: web.WebSocketResponse, info: ConnectionInfo, outbox_limit: int) -> None:
+    def __init__(
+        self, ws: web.WebSocketResponse, info: ConnectionInfo, outbox_limit: int,
+        bucket: TokenBucket,
+    ) -> None:  # fmt: skip
         self.id = next(_ids)
         self.ws = ws
         self._socket = SocketWriter(ws)
         self.info = info
         self.outbox = Outbox(outbox_limit)
         self.subscriptions: set[str] = set()
-        self.last_ack = 0
-        self.last_id = 0
-        self.sent = 0
-        self._holding: dict[str, list[Frame]] = {}
+        self.bucket = bucket
+        self.last_ack = self.last_id = self.sent = self.errors = self.rejected = 0
+        self.answered = True  # since the last heartbeat ping
+        # topic -> live events held while that topic is replayed; made on first use
+        self._holding: dict[str, list[Frame]] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._room: asyncio.Event | None = None  # only while a replay waits for room
         self._closer: asyncio.Task[None] | None = None
@@ -124,7 +131,7 @@ class Connection:
 
     def deliver(self, topic: str, frame: Frame) -> None:
         """An event on `topic`: held back while that topic is being replayed."""
-        held = self._holding.get(topic)
+        held = self._holding.get(topic) if self._holding else None
         if held is None:
             self.send(frame)
         elif len(held) >= self.outbox.limit:
@@ -133,13 +140,29 @@ class Connection:
             held.append(frame)
 
     def hold(self, topic: str) -> None:
+        if self._holding is None:
+            self._holding = {}
         self._holding[topic] = []
 
     def release(self, topic: str, after_seq: int) -> None:
         """Send the events held during a replay that the replay did not already cover."""
-        for frame in self._holding.pop(topic, []):
+        held = self._holding.pop(topic, []) if self._holding else []
+        if not self._holding:
+            self._holding = None
+        for frame in held:
             if frame.seq > after_seq:
                 self.send(frame)
+
+    def ping(self) -> None:
+        """A WebSocket ping, written now (two bytes: even past the high-water mark)."""
+        self.answered = False
+        with contextlib.suppress(ConnectionError):
+            self._socket.write(PING)
+
+    def drop(self) -> None:
+        """Gone silent: abort the TCP connection (the client sees 1006 and reconnects)."""
+        self._closing = True
+        self._socket.abort()
 
     def close_soon(self, code: CloseCode, reason: str) -> None:
         if not self._closing:
@@ -209,6 +232,21 @@ class ConnectionManager:
 
     def describe_pending(self) -> list[dict[str, Any]]:
         return [dict(pending) for pending in self._pending.values()]
+
+    async def heartbeat(self, interval: float) -> None:
+        """Every `interval`, ping every socket; drop those that sent nothing within half
+        of it (a pong, or anything else). One task for all: aiohttp's own heartbeat
+        costs each socket two timers and a receive timeout (~1.9 KiB)."""
+        while True:
+            await asyncio.sleep(interval)
+            pinged = [conn for conn in self._connections.values() if not conn.closing]
+            for conn in pinged:
+                conn.ping()
+            await asyncio.sleep(interval / 2)
+            for conn in pinged:
+                if not conn.answered and not conn.closing:
+                    log.info("connection %d did not answer its ping; dropped", conn.id)
+                    conn.drop()
 
     def register(self, conn: Connection) -> None:
         self._connections[conn.id] = conn

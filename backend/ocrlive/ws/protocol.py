@@ -130,8 +130,10 @@ def _check_field(message: dict[str, Any], name: str, spec: Field) -> None:
         raise WsError(WsErrorCode.INVALID_MESSAGE, f"{name} must not be negative")
 
 
-def result_frame(msg_id: int | None, payload: dict[str, Any]) -> str:
-    return json.dumps({"id": msg_id, "type": "result", "ok": True, **payload})
+def result_frame(msg_id: int | None, payload: dict[str, Any], snapshot: str | None = None) -> str:
+    """`snapshot`, JSON text already (tasks serialize themselves once), goes in as is."""
+    text = json.dumps({"id": msg_id, "type": "result", "ok": True, **payload})
+    return text if snapshot is None else f'{text[:-1]},"snapshot":{snapshot}}}'
 
 
 def error_frame(msg_id: Any, code: WsErrorCode, message: str) -> str:

@@ -9,17 +9,17 @@ snapshot.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from ocrlive.events import Event
+from ocrlive.events import Event, Task
 from ocrlive.store.base import EventLog, TaskStore
+from ocrlive.tasks.live import LiveTasks
 
 MAX_REPLAY = 5000  # past this a snapshot is cheaper than a replay, for both sides
 
 
 @dataclass(frozen=True)
 class Recovery:
-    snapshot: Any
+    snapshot: str  # JSON text: a Task, or the list of them for the `tasks` topic
     recovered: bool
     seq: int  # the position the client holds once it has applied this recovery
     events: list[Event]
@@ -27,10 +27,10 @@ class Recovery:
 
 
 class RecoveryService:
-    def __init__(self, log: EventLog, tasks: TaskStore, snapshot_finished: int) -> None:
+    def __init__(self, log: EventLog, tasks: TaskStore, live: LiveTasks) -> None:
         self.log = log
         self.tasks = tasks
-        self.snapshot_finished = snapshot_finished
+        self.live = live
 
     @property
     def epoch(self) -> str:
@@ -41,12 +41,13 @@ class RecoveryService:
     ) -> Recovery | None:
         """None when `task_id` names no task."""
         head = self.log.head()
-        snapshot = await self._snapshot(task_id)
-        if snapshot is None:
+        task = None if task_id is None else await self._task(task_id)
+        if task_id is not None and task is None:
             return None
-        if since == head and epoch == self.log.epoch:
-            # Up to date (a reconnect storm after a restart is mostly this): any
-            # newer event is published after the caller started holding them.
+        snapshot = self.live.snapshot_json() if task is None else task.dumps()
+        if self._current(since, epoch, head, task):
+            # Nothing after `since` (a reconnect storm is mostly this): any newer event
+            # is published after the caller started holding them.
             return Recovery(snapshot, True, head, [], head)
         missed = await self.log.read_since(since, epoch, task_id=task_id, limit=MAX_REPLAY + 1)
         if missed is None or len(missed) > MAX_REPLAY:
@@ -55,8 +56,13 @@ class RecoveryService:
         last = missed[-1].seq if missed else since
         return Recovery(snapshot, True, max(last, head), missed, last)
 
-    async def _snapshot(self, task_id: str | None) -> Any:
-        if task_id is None:
-            return [t.to_json() for t in await self.tasks.snapshot(self.snapshot_finished)]
-        task = await self.tasks.get(task_id)
-        return task.to_json() if task is not None else None
+    async def _task(self, task_id: str) -> Task | None:
+        """From memory (LiveTasks), except a task finished too long ago to be kept there."""
+        return self.live.get(task_id) or await self.tasks.get(task_id)
+
+    def _current(self, since: int | None, epoch: str | None, head: int, task: Task | None) -> bool:
+        """The client holds everything: it is at the head, or (one task's topic) the
+        task's newest event, its `version`, is not after `since`: no log read needed."""
+        if since is None or epoch != self.log.epoch or not self.log.floor() <= since <= head:
+            return False
+        return since == head or (task is not None and task.version <= since)

@@ -57,7 +57,10 @@ async def handle(request: web.Request, services: WsServices) -> web.StreamRespon
     # No permessage-deflate: measured (scripts/bench_ws.py), zlib's 262 KiB per socket
     # and the CPU of compressing every frame per client cost far more than the bytes
     # saved on ~600-byte progress frames over a hospital LAN.
-    ws = web.WebSocketResponse(heartbeat=services.heartbeat, max_msg_size=MAX_FRAME, compress=False)
+    # No aiohttp heartbeat either: its per-socket timers and receive timeout cost ~1.9 KiB
+    # per idle socket (tracemalloc); ConnectionManager pings every socket from one
+    # task instead, and autoping=False lets the read loop see pongs and answer pings.
+    ws = web.WebSocketResponse(autoping=False, max_msg_size=MAX_FRAME, compress=False)
     await ws.prepare(request)
     try:
         await _open(ws, request, services, creds.kind, principal)
@@ -92,7 +95,7 @@ async def _message_auth(
         # One deadline for the whole wait: a client answering our pings (or sending
         # its own) must not stretch it, as a per-receive timeout would.
         async with asyncio.timeout(AUTH_TIMEOUT):
-            msg = await _first_message(ws)
+            msg = await _next_message(ws)
     except TimeoutError:
         await ws.close(code=CloseCode.AUTH_TIMEOUT, message=b"auth timeout")
         return None
@@ -107,11 +110,12 @@ async def _message_auth(
     return None
 
 
-async def _first_message(ws: web.WebSocketResponse) -> WSMessage:
-    while True:
-        msg = await ws.receive()
-        if msg.type not in (WSMsgType.PING, WSMsgType.PONG):
-            return msg
+async def _next_message(ws: web.WebSocketResponse) -> WSMessage:
+    """The next data frame; pings are answered (autoping is off, see handle)."""
+    while (msg := await ws.receive()).type in (WSMsgType.PING, WSMsgType.PONG):
+        if msg.type == WSMsgType.PING:
+            await ws.pong(msg.data)
+    return msg
 
 
 def _auth_token(text: str) -> str | None:
@@ -126,35 +130,44 @@ def _auth_token(text: str) -> str | None:
 async def _serve(
     ws: web.WebSocketResponse, request: web.Request, services: WsServices, principal: Principal
 ) -> None:
+    """Register the connection and read the socket until it closes, in one coroutine:
+    an idle socket's memory is mostly the frames that wait on it."""
     user_agent = request.headers.get("User-Agent", "")[:200]
     info = ConnectionInfo(address=principal.address, user_agent=user_agent, principal=principal)
-    conn = Connection(ws, info, services.outbox_limit)
+    bucket = TokenBucket(services.message_rate, services.message_rate * 2)
+    conn = Connection(ws, info, services.outbox_limit, bucket)
     services.connections.register(conn)
     try:
-        conn.send(Frame(services.hello()))
-        await _read_loop(ws, conn, services)
+        conn.send(services.hello())
+        async for msg in ws:
+            if not await _on_message(msg, conn, services):
+                return
     finally:
         services.hub.drop(conn)
         await services.connections.unregister(conn)
 
 
-async def _read_loop(ws: web.WebSocketResponse, conn: Connection, services: WsServices) -> None:
-    bucket = TokenBucket(services.message_rate, services.message_rate * 2)
-    errors = rejected = 0
-    async for msg in ws:
-        if msg.type != WSMsgType.TEXT:
-            conn.send(Frame(error_frame(None, WsErrorCode.INVALID_JSON, "Send JSON text frames")))
-            errors += 1
-        elif not bucket.allow():
-            rejected += 1
-            conn.send(Frame(error_frame(None, WsErrorCode.RATE_LIMITED, "Too many messages")))
-        elif not await _dispatch(msg.data, conn, services):
-            errors += 1
-        if errors > MAX_ERRORS or rejected > MAX_REJECTED:
-            code = CloseCode.POLICY if errors > MAX_ERRORS else CloseCode.RATE_LIMITED
-            reason = "too many errors" if code == CloseCode.POLICY else "rate limited"
-            await conn.close(code, reason)
-            return
+async def _on_message(msg: WSMessage, conn: Connection, services: WsServices) -> bool:
+    """One frame from the client; False once the connection is closed for misbehaving."""
+    conn.answered = True  # any frame proves the client alive (see ConnectionManager)
+    if msg.type == WSMsgType.PING:
+        await conn.ws.pong(msg.data)
+        return True
+    if msg.type == WSMsgType.PONG:
+        return True
+    if msg.type != WSMsgType.TEXT:
+        conn.send(Frame(error_frame(None, WsErrorCode.INVALID_JSON, "Send JSON text frames")))
+        conn.errors += 1
+    elif not conn.bucket.allow():
+        conn.rejected += 1
+        conn.send(Frame(error_frame(None, WsErrorCode.RATE_LIMITED, "Too many messages")))
+    elif not await _dispatch(msg.data, conn, services):
+        conn.errors += 1
+    if conn.errors > MAX_ERRORS or conn.rejected > MAX_REJECTED:
+        code = CloseCode.POLICY if conn.errors > MAX_ERRORS else CloseCode.RATE_LIMITED
+        await conn.close(code, "too many errors" if code == CloseCode.POLICY else "rate limited")
+        return False
+    return True
 
 
 def _failure(exc: Exception, conn: Connection, text: str) -> tuple[WsErrorCode, str]:

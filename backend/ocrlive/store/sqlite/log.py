@@ -3,6 +3,7 @@ one writer thread (see store/base.py for what a backend must guarantee)."""
 
 from __future__ import annotations
 
+import bisect
 import json
 import sqlite3
 import uuid
@@ -22,6 +23,10 @@ FLOOR_KEY = "purge_floor"
 # writer thread wait at most one chunk (a few ms), never a whole purge.
 COMPACT_CHUNK = 2000
 PURGE_CHUNK = 200
+# The newest events, kept in memory for replays: a reconnect storm (every browser
+# resubscribing with `since` at once) then reads nothing from the database. ~1 KiB an
+# event (the Task and its JSON text).
+RECENT = 2048
 
 
 class _Transaction(LogTransaction):
@@ -67,6 +72,7 @@ class SqliteEventLog:
         # the loop. An int assignment is atomic, and a floor raised early is only
         # conservative: a client gets a snapshot where a replay would have done.
         self._floor = 0
+        self._recent: list[Event] = []  # consecutive seqs, the newest last
 
     @property
     def epoch(self) -> str:
@@ -91,7 +97,15 @@ class SqliteEventLog:
         events = await self._writer.run(lambda conn: _write(conn, plan))
         if events:
             self._head = events[-1].seq
+            self._remember(events)
         return events
+
+    def _remember(self, events: list[Event]) -> None:
+        if self._recent and self._recent[-1].seq + 1 != events[0].seq:
+            self._recent = []  # not consecutive (never expected): start again
+        self._recent += events
+        if len(self._recent) > 2 * RECENT:
+            del self._recent[:-RECENT]
 
     async def compact(self, finished_before: str) -> int:
         total = 0
@@ -149,6 +163,11 @@ class SqliteEventLog:
         if not self._replayable(since, epoch):
             return None
         assert since is not None
+        recent = self._recent
+        if recent and since >= recent[0].seq - 1:  # every event after since is in memory
+            start = bisect.bisect_right(recent, since, key=lambda e: e.seq)
+            found = [e for e in recent[start:] if task_id is None or e.task.id == task_id]
+            return found[:limit]
         sql = f"{rows.EVENTS_SINCE} ORDER BY seq LIMIT ?"
         params: list[object] = [since, limit]
         if task_id is not None:
