@@ -56,10 +56,35 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--gpu", action="store_true", help="read on the GPU (ONNX Runtime CUDA)")
     worker.add_argument("--name", default="", help="worker name prefix (default: host name)")
     _common(worker)
+    _ops_parsers(sub)
     from ocrlive.manage import add_parsers
 
     add_parsers(sub, _common)
     return parser
+
+
+def _ops_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    doctor = sub.add_parser("doctor", help="check models, database, disk, port; say what to fix")
+    doctor.add_argument("--host", help="address the server listens on (default 127.0.0.1)")
+    doctor.add_argument("--port", type=int, help="port (default 8080)")
+    _common(doctor)
+    backup = sub.add_parser("backup", help="back up a data folder, even while serving")
+    backup.add_argument("dest", type=Path, help="an empty or new folder")
+    _common(backup)
+    restore = sub.add_parser("restore", help="restore a backup onto an empty folder")
+    restore.add_argument("src", type=Path, help="a folder written by `ocrlive backup`")
+    _common(restore)
+    service = sub.add_parser("service", help="run ocrlive as a systemd service")
+    actions = service.add_subparsers(dest="action", required=True)
+    install = actions.add_parser("install", help="write a hardened systemd unit")
+    install.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    install.add_argument("--port", type=int, help="port (default 8080)")
+    install.add_argument(
+        "--unit-path", type=Path, default=Path("/etc/systemd/system/ocrlive.service")
+    )
+    install.add_argument("--user", default="ocrlive", help="the service's own user")
+    install.add_argument("--enable", action="store_true", help="systemctl enable --now it")
+    _common(install)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +119,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command in ("scheduler", "worker"):
         return _dask(args, settings)
+    if args.command in ("doctor", "backup", "restore", "service"):
+        from ocrlive.ops import commands
+
+        result: int = getattr(commands, args.command)(settings, args)
+        return result
     if args.command in ("users", "tokens", "audit"):
         from ocrlive.manage import run
 

@@ -2,7 +2,7 @@
 
 Read with ast from the source, so a violation fails here before it becomes a circle:
 
-    composition   app, cli, manage, ingest, settings, __main__
+    composition   app, cli, manage, ingest, settings, __main__, ops/ (doctor, backup, service)
     transports    http/, ws/          (neither imports the other)
     people        identity/, audit/   (who is asking; the record of what they did)
     lifecycle     tasks/              (hands events to a Publisher, never to ws/)
@@ -91,7 +91,7 @@ def all_imports() -> list[Import]:
 def layer(module: str) -> str:
     parts = module.split(".")
     top = parts[1] if len(parts) > 1 else ""
-    if top in ("app", "cli", "manage", "ingest", "settings", "__main__"):
+    if top in ("app", "cli", "manage", "ingest", "settings", "__main__", "ops"):
         return "composition"
     return {
         "http": "transports",

@@ -75,7 +75,7 @@ def provision_models(models_dir: Path) -> dict[str, Path]:
 
     Idempotent and offline. Returns {"det": folder, "rec": folder}.
     """
-    source = rapidocr_models_dir()
+    source = bundled_models_dir() or rapidocr_models_dir()
     det_dir = Path(models_dir) / DET_DIR_NAME
     rec_dir = Path(models_dir) / REC_DIR_NAME
     _install_onnx(source / f"{DET_DIR_NAME}.onnx", det_dir)
@@ -83,6 +83,13 @@ def provision_models(models_dir: Path) -> dict[str, Path]:
     _write_yaml(det_dir / "inference.yml", det_inference_config())
     _write_yaml(rec_dir / "inference.yml", rec_inference_config(rec_onnx))
     return {"det": det_dir, "rec": rec_dir}
+
+
+def bundled_models_dir() -> Path | None:
+    """The ONNX files the wheel carries (copied from rapidocr by setup.py), if any."""
+    folder = Path(__file__).resolve().parents[1] / "bundled_models"
+    wanted = [folder / f"{name}.onnx" for name in (DET_DIR_NAME, REC_DIR_NAME)]
+    return folder if all(p.is_file() for p in wanted) else None
 
 
 def rapidocr_models_dir() -> Path:

@@ -1,0 +1,1 @@
+"""Operations around the server: install, desktop start, service, backups, doctor."""
