@@ -174,7 +174,7 @@ def build_executor(settings: Settings, engine_factory: str) -> Executor:
         workers=settings.workers, engine_config=settings.engine_config(),
         engine_factory=engine_factory, task_timeout=settings.task_timeout,
         max_tasks_per_worker=settings.max_tasks_per_worker,
-        max_rss_mb=settings.max_worker_rss_mb,
+        max_rss_mb=settings.max_worker_rss_mb, liveness=settings.worker_liveness_s,
     )  # fmt: skip
 
 
@@ -194,6 +194,7 @@ async def _runner(app: web.Application) -> AsyncIterator[None]:
     runner = Runner(
         app[MANAGER], app[POOL], settings.pages_dir, queue_limit=settings.queue_limit,
         concurrency=settings.dask_documents if settings.executor == "dask" else settings.workers,
+        health=app[STORAGE],
     )  # fmt: skip
     await runner.start()
     app[RUNNER] = runner
@@ -204,15 +205,12 @@ async def _runner(app: web.Application) -> AsyncIterator[None]:
 async def _retention(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     retention = timedelta(days=settings.retention_days)
-    loop = asyncio.create_task(
-        retention_loop(
-            app[STORE].log, settings.pages_dir, retention=retention, live=app[MANAGER].live
-        )
+    log, pages, live = app[STORE].log, settings.pages_dir, app[MANAGER].live
+    # Supervised with the runner's loops (and stopped with them).
+    app[RUNNER].supervisor.start(
+        "retention", lambda: retention_loop(log, pages, retention=retention, live=live)
     )
     yield
-    loop.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await loop
 
 
 async def _close_sockets(app: web.Application) -> None:

@@ -31,10 +31,18 @@ SETTINGS_DOC: dict[str, str] = {
     "task_timeout": "Seconds a task may run before its worker is killed (`timeout`).",
     "max_tasks_per_worker": "A worker is replaced after this many tasks.",
     "max_worker_rss_mb": "A worker is replaced when its memory exceeds this (MiB).",
+    "worker_liveness_s": (
+        "Seconds a worker may send nothing (it sends a heartbeat every second) before it "
+        "is found hung and replaced; a document it was reading is retried once."
+    ),
     "max_upload_mb": "Largest accepted upload (MiB).",
     "body_timeout": "Seconds an upload may stall (no bytes arriving) before it is refused (408).",
     "max_pages": "Most pages read from one document.",
     "max_pixels": "Largest page in pixels (decompression-bomb guard).",
+    "read_pixels": (
+        "Pages larger than this (pixels) are scaled down to it before they are read: "
+        "keeps a worker under `OCRLIVE_MAX_WORKER_RSS_MB` (see bench_worker_memory.py)."
+    ),
     "pdf_dpi": "Resolution at which PDF pages are rendered.",
     "queue_limit": "Queued tasks beyond which uploads get 503 `queue_full`.",
     "progress_interval_ms": "Least time between two progress events of one task.",
@@ -105,10 +113,12 @@ class Settings:
     task_timeout: float = 600.0
     max_tasks_per_worker: int = 200
     max_worker_rss_mb: int = 2500
+    worker_liveness_s: float = 15.0
     max_upload_mb: int = 50
     body_timeout: float = 30.0
     max_pages: int = 50
     max_pixels: int = 60_000_000
+    read_pixels: int = 8_000_000
     pdf_dpi: int = 200
     queue_limit: int = 1000
     progress_interval_ms: int = 100
@@ -181,6 +191,7 @@ class Settings:
             pdf_dpi=self.pdf_dpi,
             max_pages=self.max_pages,
             max_pixels=self.max_pixels,
+            read_pixels=self.read_pixels,
         )
 
 

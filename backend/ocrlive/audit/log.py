@@ -18,6 +18,7 @@ from ocrlive.events import utcnow
 from ocrlive.identity.permissions import Principal
 from ocrlive.store import audit as store
 from ocrlive.store.audit import Entry
+from ocrlive.store.health import describe_error, is_storage_error
 from ocrlive.store.sqlite.writer import SqliteWriter
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,10 @@ class AuditLog:
                 try:
                     await self._writer.run(partial(store.append, entries=entries))
                 except Exception as exc:
-                    log.exception("audit rows could not be written")
+                    if is_storage_error(exc):  # the disk's condition: one line, no traceback
+                        log.error("audit rows could not be written: %s", describe_error(exc))
+                    else:
+                        log.exception("audit rows could not be written")
                     for _, fut in batch:
                         if not fut.done():
                             fut.set_exception(exc)

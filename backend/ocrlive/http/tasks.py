@@ -130,6 +130,7 @@ async def status(request: web.Request) -> web.Response:
         },
         "running": pool.busy,
         "storage": app[STORAGE].describe(),
+        "loops": runner.supervisor.describe(),
         "connections": {
             "count": len(ws.connections),
             "list": ws.connections.describe(),

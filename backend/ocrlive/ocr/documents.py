@@ -32,6 +32,8 @@ TIFF = "image/tiff"
 PDF = "application/pdf"
 SUPPORTED_TYPES = (PNG, JPEG, TIFF, PDF)
 SNIFF_BYTES = 1024  # PDF readers accept the %PDF- header anywhere in the first 1 KiB
+# Pages above this are scaled down before they are read (see OCRLIVE_READ_PIXELS).
+READ_PIXELS = 8_000_000
 
 _MAGIC = (
     (b"\x89PNG\r\n\x1a\n", PNG),
@@ -107,20 +109,28 @@ class Document:
         self.close()
 
 
-def open_document(source: Source, *, pdf_dpi: int, max_pages: int, max_pixels: int) -> Document:
-    """Open and validate `source`; raises OcrFailure with a public code."""
+def open_document(
+    source: Source, *, pdf_dpi: int, max_pages: int, max_pixels: int,
+    read_pixels: int = READ_PIXELS,
+) -> Document:  # fmt: skip
+    """Open and validate `source`; raises OcrFailure with a public code. Pages larger
+    than `read_pixels` are scaled down to it (aspect kept) as they are decoded."""
     content_type = _sniff_or_fail(source)
-    limits = _Limits(max_pages, max_pixels)
+    limits = _Limits(max_pages, max_pixels, read_pixels)
     if content_type == PDF:
         return _PdfDocument(source, pdf_dpi, limits)
     return _ImageDocument(source, content_type, limits)
 
 
 def load_pages(
-    path: str | Path, *, pdf_dpi: int, max_pages: int, max_pixels: int
-) -> Iterator[Image.Image]:
+    path: str | Path, *, pdf_dpi: int, max_pages: int, max_pixels: int,
+    read_pixels: int = READ_PIXELS,
+) -> Iterator[Image.Image]:  # fmt: skip
     """Each page of `path` as an RGB image, validated before the first is decoded."""
-    document = open_document(path, pdf_dpi=pdf_dpi, max_pages=max_pages, max_pixels=max_pixels)
+    document = open_document(
+        path, pdf_dpi=pdf_dpi, max_pages=max_pages, max_pixels=max_pixels,
+        read_pixels=read_pixels,
+    )  # fmt: skip
     with document:
         yield from document.pages()
 
@@ -132,9 +142,22 @@ def count_pages(path: str | Path) -> int:
 
 
 class _Limits:
-    def __init__(self, max_pages: int, max_pixels: int) -> None:
+    def __init__(self, max_pages: int, max_pixels: int, read_pixels: int = READ_PIXELS) -> None:
         self.max_pages = max_pages
         self.max_pixels = max_pixels
+        self.read_pixels = read_pixels
+
+    def read_scale(self, width: int, height: int) -> float:
+        """The factor (<= 1) that brings a page within read_pixels."""
+        pixels = width * height
+        return 1.0 if pixels <= self.read_pixels else math.sqrt(self.read_pixels / pixels)
+
+    def fit(self, image: Image.Image) -> Image.Image:
+        scale = self.read_scale(*image.size)
+        if scale >= 1.0:
+            return image
+        size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
+        return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
 
     def check_pages(self, count: int) -> None:
         if count > self.max_pages:
@@ -156,6 +179,7 @@ class _PdfDocument(Document):
     def __init__(self, source: Source, dpi: int, limits: _Limits) -> None:
         self.content_type = PDF
         self._scale = dpi / 72  # PDF sizes are in points
+        self._limits = limits
         try:
             self._pdf = pdfium.PdfDocument(source if isinstance(source, bytes) else str(source))
             self.page_count = len(self._pdf)
@@ -178,7 +202,9 @@ class _PdfDocument(Document):
     def page(self, number: int) -> Image.Image:
         try:
             page = self._pdf[number - 1]
-            bitmap = page.render(scale=self._scale, may_draw_forms=True)
+            # A page over read_pixels is rendered smaller, never rendered then shrunk.
+            scale = self._scale * self._limits.read_scale(*self._pixel_size(number - 1))
+            bitmap = page.render(scale=scale, may_draw_forms=True)
             image: Image.Image = bitmap.to_pil().convert("RGB")
             page.close()
         except _DECODE_ERRORS as exc:
@@ -194,6 +220,7 @@ class _PdfDocument(Document):
 class _ImageDocument(Document):
     def __init__(self, source: Source, content_type: str, limits: _Limits) -> None:
         self.content_type = content_type
+        self._limits = limits
         self._image: Image.Image | None = None
         file = io.BytesIO(source) if isinstance(source, bytes) else source
         try:
@@ -226,14 +253,30 @@ class _ImageDocument(Document):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 self._image.seek(number - 1)
+                self._draft(self._image)
                 self._image.load()
-                return _to_rgb(_upright(self._image))
+                return self._limits.fit(_to_rgb(_upright(self._image)))
         except Image.DecompressionBombError as exc:
             raise OcrFailure(
                 TaskErrorCode.TOO_MANY_PIXELS, f"The image is too large: {exc}"
             ) from exc
         except _DECODE_ERRORS as exc:
             raise _unreadable(exc, number) from exc
+
+    def pages(self) -> Iterator[Image.Image]:
+        for number in range(1, self.page_count + 1):
+            page = self.page(number)
+            if number == self.page_count:
+                self.close()  # the decoded source (up to max_pixels) must not outlive it
+            yield page
+
+    def _draft(self, image: Image.Image) -> None:
+        """A JPEG over read_pixels decodes at 1/2, 1/4 or 1/8 scale straight from its
+        DCT data (never below the size fit() scales to): a 48 MP photo never holds
+        its full 144 MB of pixels."""
+        scale = self._limits.read_scale(*image.size)
+        if scale < 1.0 and self.content_type == JPEG:
+            image.draft("RGB", (int(image.width * scale), int(image.height * scale)))
 
     def close(self) -> None:
         if self._image is not None:

@@ -111,8 +111,9 @@ class Engine:
     ) -> OcrPage:
         cfg = self.config
         with open_document(
-            document, pdf_dpi=cfg.pdf_dpi, max_pages=cfg.max_pages, max_pixels=cfg.max_pixels
-        ) as opened:
+            document, pdf_dpi=cfg.pdf_dpi, max_pages=cfg.max_pages, max_pixels=cfg.max_pixels,
+            read_pixels=cfg.read_pixels,
+        ) as opened:  # fmt: skip
             tracker = _Tracker(job.task_id, job.pages_total, report)
             tracker.loading_page(job.number)
             return self._read_page(job.number, opened.page(job.number), pages_dir, tracker)
@@ -120,7 +121,11 @@ class Engine:
     def _read(self, job: OcrJob, report: ProgressSink) -> OcrResult:
         cfg = self.config
         with open_document(
-            job.path, pdf_dpi=cfg.pdf_dpi, max_pages=cfg.max_pages, max_pixels=cfg.max_pixels
+            job.path,
+            pdf_dpi=cfg.pdf_dpi,
+            max_pages=cfg.max_pages,
+            max_pixels=cfg.max_pixels,
+            read_pixels=cfg.read_pixels,
         ) as document:
             tracker = _Tracker(job.task_id, document.page_count, report)
             tracker.loading_document()

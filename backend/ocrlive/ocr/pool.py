@@ -24,6 +24,7 @@ from collections.abc import Callable
 from ocrlive.events import TaskErrorCode, WorkerState
 from ocrlive.ocr.pool_state import (
     PoolClosed,
+    StorageFault,
     TaskTimedOut,
     WorkerCrashed,
     WorkerStartFailed,
@@ -43,6 +44,7 @@ from ocrlive.ocr.types import (
 )
 from ocrlive.ocr.worker import (
     EXITED,
+    HEARTBEAT_S,
     READER_POLL_S,
     Cancel,
     JobEnd,
@@ -53,11 +55,16 @@ from ocrlive.ocr.worker import (
     thread_env,
 )
 
-__all__ = ["OcrPool", "PoolClosed", "TaskTimedOut", "WorkerCrashed", "WorkerStartFailed"]
+__all__ = [
+    "OcrPool", "PoolClosed", "StorageFault", "TaskTimedOut", "WorkerCrashed", "WorkerStartFailed",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 REAP_TIMEOUT_S = 5.0
+# A worker silent for this long is not given a job (it may have just hung); its
+# heartbeat comes every HEARTBEAT_S, so a live one is never this quiet.
+FRESH_S = 3 * HEARTBEAT_S
 
 
 class OcrPool(WorkerLifecycle):
@@ -72,13 +79,14 @@ class OcrPool(WorkerLifecycle):
         max_rss_mb: int = 2500,
         start_timeout: float = 300.0,
         cancel_grace: float = 10.0,  # a cancelled job still not reporting is killed after this
+        liveness: float = 15.0,  # a ready worker silent this long is hung: killed, replaced
     ) -> None:
         if workers < 1:
             raise ValueError("an OCR pool needs at least one worker")
         self._config, self._factory = engine_config, engine_factory
         self._task_timeout, self._start_timeout = task_timeout, start_timeout
         self._max_tasks, self._max_rss_mb = max_tasks_per_worker, max_rss_mb
-        self._cancel_grace = cancel_grace
+        self._cancel_grace, self._liveness = cancel_grace, liveness
         self._ctx = multiprocessing.get_context("spawn")
         self._slots = [_Slot(i) for i in range(workers)]
         self._retiring: list[_Worker] = []  # replaced, not yet exited
@@ -197,6 +205,7 @@ class OcrPool(WorkerLifecycle):
         if pending is None or pending.future.done():
             return False
         self._drop(pending)
+        self._forget(pending)  # a retry may run the task again before its worker stops
         return True
 
     def _drop(self, pending: _Pending) -> None:
@@ -214,10 +223,13 @@ class OcrPool(WorkerLifecycle):
         self._set_timer(worker, "cancel", grace, self._on_overdue, worker, pending, None)
 
     def _dispatch(self) -> None:
+        assert self._loop is not None
         while self._queue and not self._closing:
+            fresh = self._loop.time() - min(FRESH_S, self._liveness / 2)
             idle = [
-                s.worker for s in self._slots if s.worker and s.worker.state == WorkerState.IDLE
-            ]
+                s.worker for s in self._slots
+                if s.worker and s.worker.state == WorkerState.IDLE and s.worker.last_seen > fresh
+            ]  # fmt: skip
             if not idle:
                 return
             self._assign(idle[0], self._queue.popleft())
@@ -242,8 +254,38 @@ class OcrPool(WorkerLifecycle):
             return
         worker.pending = None
         log.warning("OCR task %s overdue; killing worker %s", pending.job.task_id, worker.proc.pid)
+        if isinstance(error, TaskTimedOut) and self._silent_for(worker) > FRESH_S:
+            # No heartbeat either: the worker hung, the document may be fine.
+            error = WorkerCrashed(f"OCR worker {worker.proc.pid} stopped responding")
         self._settle(pending, None, error or TaskCancelled(pending.job.task_id))
         self._retire(worker, kill=True)
+
+    def _silent_for(self, worker: _Worker) -> float:
+        assert self._loop is not None
+        return self._loop.time() - worker.last_seen
+
+    def _check_alive(self, worker: _Worker) -> None:
+        """The liveness check (every WATCH_INTERVAL_S): a ready worker that sent nothing,
+        not even a heartbeat, for `liveness` seconds is hung. It is killed and replaced;
+        a job it never reported on goes back first in line (not the document's fault),
+        one it was reading fails like a crash (retried once)."""
+        if not worker.ready or worker.finished or worker.state == WorkerState.STOPPING:
+            return
+        silent = self._silent_for(worker)
+        if silent < self._liveness:
+            return
+        log.warning("OCR worker %s sent nothing for %.0fs (hung); replacing it",
+                    worker.proc.pid, silent)  # fmt: skip
+        pending, worker.pending = worker.pending, None
+        if pending is not None and not pending.started and not pending.cancelled:
+            self._cancel_timer(worker, "task")
+            pending.worker = None
+            self._queue.appendleft(pending)
+        elif pending is not None:
+            error = WorkerCrashed(f"OCR worker {worker.proc.pid} stopped responding (hung)")
+            self._settle(pending, None, error)
+        self._retire(worker, kill=True)
+        self._dispatch()
 
     def _forget(self, pending: _Pending) -> None:
         if self._tasks.get(pending.job.task_id) is pending:
@@ -267,6 +309,8 @@ class OcrPool(WorkerLifecycle):
     def _on_message(self, worker: _Worker, message: object) -> None:
         if worker.finished:
             return
+        assert self._loop is not None
+        worker.last_seen = self._loop.time()
         if isinstance(message, Progress):
             self._on_progress(worker, message)
         elif isinstance(message, JobEnd):
@@ -297,6 +341,9 @@ class OcrPool(WorkerLifecycle):
         pending = worker.pending
         if pending is None or pending.future.done() or progress.task_id != pending.job.task_id:
             return
+        pending.started = True
+        if pending.cancelled:  # a retry of the same task may already be reporting
+            return
         try:
             pending.on_progress(progress)
         except Exception:
@@ -311,6 +358,8 @@ class OcrPool(WorkerLifecycle):
         self._cancel_timer(worker, "task")
         self._cancel_timer(worker, "cancel")
         error: Exception | None = end.failure
+        if end.storage_fault and end.failure is not None:
+            error = StorageFault(end.failure.message)
         if end.cancelled:  # by cancel() (then _settle says so), or by close()'s Stop
             error = PoolClosed("the OCR pool closed") if self._closing else TaskCancelled()
         self._settle(pending, end.result, error)

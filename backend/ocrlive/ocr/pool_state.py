@@ -20,6 +20,10 @@ class WorkerCrashed(Exception):
     """The worker died while running the job; a replacement was spawned."""
 
 
+class StorageFault(Exception):
+    """The job failed on the server's disk (full, I/O error), not on the document."""
+
+
 class PoolClosed(Exception):
     """The pool is closed, or closed while the job waited or ran."""
 
@@ -36,6 +40,7 @@ class _Pending:
     seq: int = 0  # dispatch number, so a late Cancel never reaches a later job
     worker: _Worker | None = None
     cancelled: bool = False
+    started: bool = False  # its worker reported on it: a hang from now on is the job's
 
 
 @dataclass(eq=False)
@@ -62,6 +67,7 @@ class _Worker:
     finished: bool = False
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    last_seen: float = 0.0  # loop time of its last message (heartbeats included)
     proc: WorkerProcess = field(init=False)
 
 

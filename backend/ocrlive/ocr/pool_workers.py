@@ -55,6 +55,9 @@ class WorkerLifecycle:
     def _dispatch(self) -> None:
         raise NotImplementedError
 
+    def _check_alive(self, worker: _Worker) -> None:
+        raise NotImplementedError
+
     def _workers(self) -> list[_Worker]:
         return [slot.worker for slot in self._slots if slot.worker] + self._retiring
 
@@ -146,6 +149,7 @@ class WorkerLifecycle:
         assert self._loop is not None
         for worker in self._workers():
             if worker.proc.exitcode is None:
+                self._check_alive(worker)
                 continue
             if worker.channel_closed:
                 self._finalize(worker)

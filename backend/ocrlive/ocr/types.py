@@ -33,6 +33,7 @@ class EngineConfig:
     max_pixels: int = 60_000_000
     # "cpu", or "gpu:N" for ONNX Runtime's CUDA provider (a Dask worker started with --gpu).
     device: str = "cpu"
+    read_pixels: int = 8_000_000  # pages above are scaled down to it: bounds worker memory
 
 
 @dataclass(frozen=True)

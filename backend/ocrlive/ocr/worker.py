@@ -9,6 +9,8 @@ level, or their thread pools would start before the thread limits are set.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import errno
 import importlib
 import logging
 import os
@@ -48,6 +50,11 @@ THREAD_ENV_VARS = (
 PARENT_CHECK_S = 1.0
 READER_POLL_S = 0.2
 MESSAGE_LIMIT = 300
+# A thread sends Alive this often, busy or idle: a worker that stops sending anything
+# (SIGSTOP, a deadlock, swapped out for good) is found by the pool's liveness check.
+HEARTBEAT_S = 1.0
+# A job that failed on one of these failed on the server's disk, not on the document.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
 
 
 # --- messages, parent -> child ---------------------------------------------
@@ -90,6 +97,31 @@ class JobEnd:
     result: OcrResult | None = None
     failure: OcrFailure | None = None
     cancelled: bool = False
+    storage_fault: bool = False  # the failure was the disk's (full, I/O error)
+
+
+@dataclass(frozen=True)
+class Alive:
+    """The heartbeat."""
+
+
+class _LockedConn:
+    """The child's end of the pipe, shared by the job loop and the heartbeat thread:
+    one send at a time, or two pickles would interleave on the pipe."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    def send(self, message: object) -> None:
+        with self._lock:
+            self._conn.send(message)
+
+    def poll(self, timeout: float) -> bool:
+        return self._conn.poll(timeout)
+
+    def recv(self) -> object:
+        return self._conn.recv()
 
 
 class EngineLike(Protocol):
@@ -139,8 +171,20 @@ def worker_main(conn: Connection, factory_path: str, config: EngineConfig, paren
         log.exception("the OCR engine could not be loaded")
         conn.send(StartFailed(short_error(exc)))
         return
-    conn.send(Ready(versions, rss_mb()))
-    _serve(conn, engine)
+    shared = _LockedConn(conn)
+    shared.send(Ready(versions, rss_mb()))
+    _beat(shared)
+    _serve(shared, engine)
+
+
+def _beat(conn: _LockedConn) -> None:
+    def beat() -> None:
+        with contextlib.suppress(OSError, ValueError):  # the pipe is gone: we are ending
+            while True:
+                time.sleep(HEARTBEAT_S)
+                conn.send(Alive())
+
+    threading.Thread(target=beat, name="ocrlive-heartbeat", daemon=True).start()
 
 
 def _watch_parent(parent_pid: int) -> None:
@@ -154,7 +198,7 @@ def _watch_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="ocrlive-parent-watch", daemon=True).start()
 
 
-def _serve(conn: Connection, engine: EngineLike) -> None:
+def _serve(conn: _LockedConn, engine: EngineLike) -> None:
     while True:
         try:
             if not conn.poll(PARENT_CHECK_S):
@@ -169,7 +213,7 @@ def _serve(conn: Connection, engine: EngineLike) -> None:
         # A Cancel for a job that already ended is simply dropped.
 
 
-def _run_job(conn: Connection, engine: EngineLike, message: RunJob) -> bool:
+def _run_job(conn: _LockedConn, engine: EngineLike, message: RunJob) -> bool:
     """Run one job and send its JobEnd. False when the parent asked us to stop."""
     sink = _Sink(conn, message)
     try:
@@ -177,18 +221,28 @@ def _run_job(conn: Connection, engine: EngineLike, message: RunJob) -> bool:
     except TaskCancelled:
         end = JobEnd(message.seq, 0.0, cancelled=True)
     except OcrFailure as failure:
-        end = JobEnd(message.seq, 0.0, failure=OcrFailure(failure.code, failure.message))
+        copy = OcrFailure(failure.code, failure.message)
+        end = JobEnd(message.seq, 0.0, failure=copy, storage_fault=_on_disk(failure))
     except Exception as exc:
         log.exception("engine error on task %s", message.job.task_id)
-        end = JobEnd(
-            message.seq, 0.0, failure=OcrFailure(TaskErrorCode.ENGINE_ERROR, short_error(exc))
-        )
+        wrapped = OcrFailure(TaskErrorCode.ENGINE_ERROR, short_error(exc))
+        end = JobEnd(message.seq, 0.0, failure=wrapped, storage_fault=_on_disk(exc))
     _send_end(conn, end)
     return not sink.stop_requested
 
 
-def _send_end(conn: Connection, end: JobEnd) -> None:
-    end = JobEnd(end.seq, rss_mb(), end.result, end.failure, end.cancelled)
+def _on_disk(exc: BaseException | None) -> bool:
+    """Did this failure come from a full or failing disk (anywhere in its causes)?"""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def _send_end(conn: _LockedConn, end: JobEnd) -> None:
+    end = dataclasses.replace(end, rss_mb=rss_mb())
     try:
         conn.send(end)
     except (pickle.PicklingError, TypeError, AttributeError) as exc:  # not the pipe: pickling
@@ -202,7 +256,7 @@ def _send_end(conn: Connection, end: JobEnd) -> None:
 class _Sink:
     """The report() handed to the engine: forwards progress, notices Cancel/Stop."""
 
-    def __init__(self, conn: Connection, message: RunJob) -> None:
+    def __init__(self, conn: _LockedConn, message: RunJob) -> None:
         self._conn = conn
         self._seq = message.seq
         self.cancelled = False

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ocrlive.store.base import EventLog
+from ocrlive.store.health import describe_error, is_storage_error
 from ocrlive.tasks.live import LiveTasks
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ async def retention_loop(
             await run_retention(
                 events, pages_dir, retention=retention, compact_after=compact_after, live=live
             )
-        except Exception:
-            log.exception("retention run failed; trying again later")
+        except Exception as exc:
+            if not is_storage_error(exc):
+                raise  # a bug: the supervisor logs it and starts the loop again
+            log.error("retention run failed on storage (%s); trying again later",
+                      describe_error(exc))  # fmt: skip
         await asyncio.sleep(interval)

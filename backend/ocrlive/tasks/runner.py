@@ -1,30 +1,46 @@
 """Runner: queued tasks go to the OCR pool, the worker's reports go to the task
-registry (which stores and publishes them). The OCR code never sees either."""
+registry (which stores and publishes them). The OCR code never sees either.
+
+Nothing here may stop on a fault of the disk: every write of a task's state waits for
+storage to answer again (`_persist`), so a full disk holds a result in memory until
+it can be stored instead of killing the loop that carries it; the loops themselves run
+under a Supervisor that restarts one that dies anyway. Each task runs in its own child
+task, so a cancel stops exactly that run, whatever it is waiting on, before the cancel
+is answered: a retry sent at once never meets the old run in the OCR pool.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from ocrlive.errors import InvalidState, QueueFull, TaskNotFound
 from ocrlive.events import Priority, Task, TaskErrorCode, TaskStatus
 from ocrlive.ocr.executor import Executor
-from ocrlive.ocr.pool_state import PoolClosed, TaskTimedOut, WorkerCrashed
+from ocrlive.ocr.pool_state import PoolClosed, StorageFault, TaskTimedOut, WorkerCrashed
 from ocrlive.ocr.types import OcrFailure, OcrJob, OcrResultJson, TaskCancelled, TaskResult
+from ocrlive.store.health import StorageHealth, is_storage_error
 from ocrlive.tasks.manager import NewTask, TaskManager
 from ocrlive.tasks.queue import TaskQueue
+from ocrlive.tasks.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 MAX_CRASH_ATTEMPTS = 2  # a document that kills its worker twice is failed, not retried forever
+STORAGE_RETRY_FIRST_S = 0.5
+STORAGE_RETRY_MAX_S = 10.0  # how long at most a freed disk waits to be noticed
 
 
 class Runner:
     def __init__(
         self, manager: TaskManager, pool: Executor, pages_dir: Path, *, queue_limit: int,
-        concurrency: int,
+        concurrency: int, health: StorageHealth | None = None,
     ) -> None:  # fmt: skip
         self.manager = manager
         self.pool = pool
@@ -34,22 +50,21 @@ class Runner:
         self.queue_peak = 0  # the deepest the queue has been, for /api/status
         self._admitting = 0  # uploads between the capacity check and their enqueue
         self.concurrency = concurrency
-        self._loops: list[asyncio.Task[None]] = []
-        self.running: dict[str, asyncio.Task[None]] = {}
+        self.health = health or StorageHealth()
+        self.supervisor = Supervisor()
+        self.running: dict[str, asyncio.Task[None]] = {}  # task id -> its run
 
     async def start(self) -> None:
         await self.recover()
-        self._loops = [
-            asyncio.create_task(self._loop(), name=f"ocr-runner-{n}")
-            for n in range(self.concurrency)
-        ]
+        for n in range(self.concurrency):
+            self.supervisor.start(f"ocr-runner-{n}", self._loop)
 
     async def close(self) -> None:
-        for loop in self._loops:
-            loop.cancel()
-        for loop in self._loops:
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop
+        await self.supervisor.close()
+        runs = list(self.running.values())
+        for run in runs:
+            run.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
 
     async def recover(self) -> None:
         """After a restart (or a crash of the server) tasks that were processing go back
@@ -85,7 +100,11 @@ class Runner:
     async def cancel(self, task_id: str) -> Task:
         task = await self.manager.cancel(task_id)
         self.queue.remove(task_id)
-        self.pool.cancel(task_id)
+        self.pool.cancel(task_id)  # the executor forgets the job at once
+        run = self.running.get(task_id)
+        if run is not None:  # and that run stops now, wherever it waits
+            run.cancel()
+            await asyncio.wait([run])
         return task
 
     async def retry(self, task_id: str) -> Task:
@@ -103,22 +122,38 @@ class Runner:
     async def _loop(self) -> None:
         while True:
             task_id = await self.queue.get()
+            run = asyncio.create_task(self._run_guarded(task_id), name=f"ocr-task-{task_id}")
+            self.running[task_id] = run
             try:
-                await self._run_one(task_id)
-            except (InvalidState, TaskNotFound):
-                continue  # cancelled or purged while it waited in the queue
-            except PoolClosed:
+                await asyncio.wait([run])  # a cancelled run ends here, not this loop
+            except asyncio.CancelledError:
+                run.cancel()
+                raise
+            finally:
+                if self.running.get(task_id) is run:
+                    del self.running[task_id]
+            error = None if run.cancelled() else run.exception()
+            if isinstance(error, PoolClosed):
                 return
-            except Exception:
-                log.exception("task %s: unexpected error in the runner", task_id)
-                with contextlib.suppress(InvalidState, TaskNotFound):
-                    await self.manager.fail(
-                        task_id, TaskErrorCode.ENGINE_ERROR, "Unexpected server error"
-                    )
+            if error is not None:
+                raise error  # the supervisor logs it and starts this loop again
+
+    async def _run_guarded(self, task_id: str) -> None:
+        try:
+            await self._run_one(task_id)
+        except (InvalidState, TaskNotFound):
+            return  # cancelled or purged while it waited in the queue
+        except (PoolClosed, asyncio.CancelledError):
+            raise
+        except Exception:
+            log.exception("task %s: unexpected error in the runner", task_id)
+            await self._finish_failed(
+                task_id, TaskErrorCode.ENGINE_ERROR, "Unexpected server error"
+            )
 
     async def _run_one(self, task_id: str) -> None:
-        task = await self.manager.mark_started(task_id)
-        job = await self._job(task)
+        task = await self._persist(lambda: self.manager.mark_started(task_id), "starting a task")
+        job = await self._persist(lambda: self._job(task), "reading a task")
         try:
             result = await self.pool.run(job, self.manager.report_progress)
         except TaskCancelled:
@@ -130,9 +165,31 @@ class Runner:
             await self._finish_failed(task_id, TaskErrorCode.TIMEOUT, message)
         except WorkerCrashed:
             await self._after_crash(task)
+        except StorageFault as exc:
+            await self._after_storage_fault(task, str(exc))
         else:
+            stored = self._result_json(task_id, result.to_json())
             with contextlib.suppress(InvalidState):
-                await self.manager.complete(task_id, self._result_json(task_id, result.to_json()))
+                await self._persist(lambda: self.manager.complete(task_id, stored), "a result")
+
+    async def _persist(self, write: Callable[[], Awaitable[T]], what: str) -> T:
+        """`write()`, again and again while storage refuses it (full disk, I/O error,
+        lock timeout), with backoff; other errors propagate. Holds this run, and what
+        it carries (a result), until storage answers."""
+        delay = STORAGE_RETRY_FIRST_S
+        while True:
+            try:
+                done = await write()
+            except Exception as exc:
+                if not is_storage_error(exc):
+                    raise
+                self.health.failed(f"storing {what}", exc)
+                await asyncio.sleep(delay)
+                delay = min(STORAGE_RETRY_MAX_S, delay * 2)
+            else:
+                if delay > STORAGE_RETRY_FIRST_S:
+                    self.health.recovered()
+                return done
 
     async def _job(self, task: Task) -> OcrJob:
         path = await self.manager.store.tasks.file_path(task.id)
@@ -146,14 +203,50 @@ class Runner:
         return {"task_id": task_id, **result}
 
     async def _finish_failed(self, task_id: str, code: TaskErrorCode, message: str) -> None:
-        with contextlib.suppress(InvalidState):
-            await self.manager.fail(task_id, code, message)
+        with contextlib.suppress(InvalidState, TaskNotFound):
+            await self._persist(lambda: self.manager.fail(task_id, code, message), "a failure")
 
     async def _after_crash(self, task: Task) -> None:
         if task.attempts >= MAX_CRASH_ATTEMPTS:
-            message = "The OCR worker crashed on this document twice"
+            message = "The OCR worker crashed or hung on this document twice"
             await self._finish_failed(task.id, TaskErrorCode.WORKER_CRASHED, message)
             return
-        with contextlib.suppress(InvalidState):
-            task = await self.manager.requeue(task.id, "The OCR worker stopped; trying again")
+        await self._requeue(task.id, "The OCR worker stopped; trying again")
+
+    async def _after_storage_fault(self, task: Task, detail: str) -> None:
+        """The worker could not write the page images: the disk's fault, so the task
+        waits for the disk and runs again, and no attempt is held against it."""
+        log.warning("task %s: storage failed while it was read (%s); it runs again once "
+                    "the disk takes writes", task.id, detail[:200])  # fmt: skip
+        await self._wait_for_disk()
+        await self._requeue(task.id, "Storage was unavailable; reading it again")
+
+    async def _requeue(self, task_id: str, message: str) -> None:
+        with contextlib.suppress(InvalidState, TaskNotFound):
+            task = await self._persist(lambda: self.manager.requeue(task_id, message), "a retry")
             await self.queue.put(task.id, Priority.URGENT)
+
+    async def _wait_for_disk(self) -> None:
+        delay = STORAGE_RETRY_FIRST_S
+        while True:
+            try:
+                await asyncio.to_thread(_probe_write, self.pages_dir)
+            except OSError as exc:
+                self.health.failed("writing page images", exc)
+                await asyncio.sleep(delay)
+                delay = min(STORAGE_RETRY_MAX_S, delay * 2)
+            else:
+                return
+
+
+def _probe_write(folder: Path) -> None:
+    """Write, sync and remove 1 MiB where page images go: what a page needs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / ".probe"
+    try:
+        with open(probe, "wb") as out:
+            out.write(b"\0" * (1 << 20))
+            out.flush()
+            os.fsync(out.fileno())
+    finally:
+        probe.unlink(missing_ok=True)

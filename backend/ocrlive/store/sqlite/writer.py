@@ -11,6 +11,7 @@ fan-out latency low under steady load.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -47,10 +48,15 @@ class SqliteWriter:
         conn.execute("BEGIN IMMEDIATE")
         try:
             result = fn(conn)
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # COMMIT itself fails on a full disk (SQLITE_FULL) and may leave the
+            # transaction open: a connection stuck in it would refuse every later BEGIN,
+            # and nothing would be written again until a restart.
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
         return result
 
     async def close(self) -> None:
