@@ -22,7 +22,8 @@ apt_install() {
 # libgl1/libglib2.0-0: OpenCV (pulled in by PaddleOCR) loads them at import.
 apt_install libgl1 libglib2.0-0 fonts-dejavu-core
 command -v node >/dev/null 2>&1 || apt_install nodejs npm
-[ $with_tests -eq 1 ] && apt_install chromium
+# fonts-liberation: the office fonts of the drawn forms and letters (tests/helpers/forms.py).
+[ $with_tests -eq 1 ] && apt_install chromium fonts-liberation
 
 python="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv

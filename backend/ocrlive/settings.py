@@ -26,6 +26,14 @@ SETTINGS_DOC: dict[str, str] = {
     "det_limit_type": (
         "`min` (PaddleOCR's default: read at full resolution) or `max` (downscale large pages)."
     ),
+    "det_box_thresh": (
+        "Least mean text probability inside a detected box for it to be read "
+        "(PaddleOCR's default: 0.6)."
+    ),
+    "rec_space_thresh": (
+        "Probability of the space class between two characters from which a word gap is "
+        "read although the space did not win; `0` decodes as PaddleOCR does."
+    ),
     "workers": "OCR worker processes (default: CPU cores, at most 2).",
     "threads_per_worker": "Intra-op threads per worker (default: cores / workers).",
     "task_timeout": "Seconds a task may run before its worker is killed (`timeout`).",
@@ -108,6 +116,8 @@ class Settings:
     rec_model: str = "PP-OCRv6_rec_small"
     det_limit_side_len: int = 64
     det_limit_type: str = "min"
+    det_box_thresh: float = EngineConfig.det_box_thresh
+    rec_space_thresh: float = EngineConfig.rec_space_thresh
     workers: int = field(default_factory=_default_workers)
     threads_per_worker: int = 0
     task_timeout: float = 600.0
@@ -188,6 +198,8 @@ class Settings:
             threads=self.threads,
             det_limit_side_len=self.det_limit_side_len,
             det_limit_type=self.det_limit_type,
+            det_box_thresh=self.det_box_thresh,
+            rec_space_thresh=self.rec_space_thresh,
             pdf_dpi=self.pdf_dpi,
             max_pages=self.max_pages,
             max_pixels=self.max_pixels,

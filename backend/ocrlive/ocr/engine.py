@@ -1,11 +1,15 @@
 """PaddleOCR text detection and recognition, page by page, with live progress.
 
 One `Engine` lives in each worker process and is not thread-safe. It runs the
-same steps as PaddleOCR's OCR pipeline (without document orientation,
-unwarping and text-line orientation): detect quads, sort them into reading
-order, crop each with a perspective warp, recognize the crops sorted by
-aspect ratio in batches, and keep texts above the score threshold. Detection
-and recognition run as separate calls so each page can report its progress.
+same steps as PaddleOCR's OCR pipeline (without unwarping and text-line
+orientation): detect quads, turn the page upright when it arrived sideways or
+upside down (ocrlive.ocr.orientation, then detect again), sort the quads into
+reading order, crop each with a perspective warp, recognize the crops sorted
+by aspect ratio in batches, and keep texts above the score threshold. Two
+settings differ from the pipeline's, by measurement: the detection box
+threshold, and the CTC decoding, which keeps word gaps the model saw without
+choosing them (ocrlive.ocr.decoding). Detection and recognition run as
+separate calls so each page can report its progress.
 
 Threads: ONNX Runtime's intra-op pool (or Paddle's cpu_threads) and OpenCV are
 sized from `EngineConfig.threads` here, but OpenMP/BLAS pools are sized when
@@ -31,7 +35,10 @@ from PIL import Image
 
 from ocrlive.events import Stage, TaskErrorCode
 
+from .decoding import install_space_decoding
 from .documents import Source, open_document
+from .models import rapidocr_models_dir
+from .orientation import CLASSIFIER_FILE, LineOrientation, page_rotation
 from .types import (
     EngineConfig,
     OcrFailure,
@@ -45,9 +52,10 @@ from .types import (
     TaskCancelled,
 )
 
-# PaddleOCR's OCR pipeline defaults (paddlex/configs/pipelines/OCR.yaml).
+# PaddleOCR's OCR pipeline defaults (paddlex/configs/pipelines/OCR.yaml); its
+# box threshold (0.6) and greedy decoding are replaced by EngineConfig's
+# det_box_thresh and rec_space_thresh (ocrlive.ocr.decoding).
 DET_THRESH = 0.3
-DET_BOX_THRESH = 0.6
 DET_UNCLIP_RATIO = 1.5
 DET_MAX_SIDE_LIMIT = 4000
 REC_SCORE_THRESH = 0.0
@@ -85,11 +93,17 @@ class Engine:
             limit_side_len=config.det_limit_side_len,
             limit_type=config.det_limit_type,
             thresh=DET_THRESH,
-            box_thresh=DET_BOX_THRESH,
+            box_thresh=config.det_box_thresh,
             unclip_ratio=DET_UNCLIP_RATIO,
             **common,
         )
         self._rec = TextRecognition(model_name=rec_name, model_dir=config.rec_model_dir, **common)
+        install_space_decoding(self._rec, config.rec_space_thresh)
+        self._orientation = (
+            LineOrientation(rapidocr_models_dir() / CLASSIFIER_FILE, config.threads)
+            if config.page_orientation
+            else None
+        )
         self._versions = _versions(config.engine, det_name, rec_name)
 
     def versions(self) -> dict[str, str]:
@@ -142,11 +156,10 @@ class Engine:
     def _read_page(
         self, number: int, image: Image.Image, pages_dir: Path, tracker: _Tracker
     ) -> OcrPage:
+        tracker.detecting(number)
+        image, rotation, (quads, crops) = self._upright(image)
         # Compression level 1: several times faster than the default, a little larger.
         image.save(pages_dir / f"page-{number}.png", compress_level=1)
-        bgr = np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
-        tracker.detecting(number)
-        quads, crops = self._detect(bgr)
         tracker.recognizing(number, 0, len(crops))
         texts = self._recognize(crops, lambda done: tracker.recognizing(number, done, len(crops)))
         lines = [
@@ -154,7 +167,22 @@ class Engine:
             for quad, (text, score) in zip(quads, texts, strict=True)
             if text.strip() and score >= REC_SCORE_THRESH
         ]
-        return OcrPage(number=number, width=image.width, height=image.height, lines=lines)
+        return OcrPage(number, image.width, image.height, lines, rotation)
+
+    def _upright(
+        self, image: Image.Image
+    ) -> tuple[Image.Image, int, tuple[list[Quad], list[BgrImage]]]:
+        """The page turned upright, the clockwise turn, and its detected lines."""
+        found = self._detect(_bgr(image))
+        rotation = 0
+        if self._orientation:
+            rotation = page_rotation(*found, self._orientation, self._confidence)
+        if rotation:
+            # Detected again on the turned page, not the boxes turned: the page then
+            # reads exactly as if it had arrived upright.
+            image = image.transpose(_CLOCKWISE[rotation])
+            found = self._detect(_bgr(image))
+        return image, rotation, found
 
     def _detect(self, bgr: BgrImage) -> tuple[list[Quad], list[BgrImage]]:
         result = next(iter(self._det.predict_iter(bgr, max_side_limit=DET_MAX_SIDE_LIMIT)))
@@ -165,6 +193,10 @@ class Engine:
                 quads.append(quad)
                 crops.append(crop)
         return quads, crops
+
+    def _confidence(self, crops: Sequence[BgrImage]) -> float:
+        scores = [score for _, score in self._recognize(crops, lambda _: None)]
+        return float(np.mean(scores)) if scores else 0.0
 
     def _recognize(
         self, crops: Sequence[BgrImage], on_batch: Callable[[int], None]
@@ -191,6 +223,17 @@ def _guarded(read: Callable[[], T]) -> T:
         raise
     except Exception as exc:
         raise OcrFailure(TaskErrorCode.ENGINE_ERROR, f"The OCR engine failed: {exc!r}") from exc
+
+
+_CLOCKWISE = {
+    90: Image.Transpose.ROTATE_270,  # PIL turns counter-clockwise
+    180: Image.Transpose.ROTATE_180,
+    270: Image.Transpose.ROTATE_90,
+}
+
+
+def _bgr(image: Image.Image) -> BgrImage:
+    return np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
 
 
 def sort_quads(quads: Sequence[Quad]) -> list[Quad]:

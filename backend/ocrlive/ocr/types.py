@@ -28,6 +28,11 @@ class EngineConfig:
     # One line per run: on CPU, padding lines to a batch's widest costs more
     # than batching saves (measured with 1 and 2 threads).
     rec_batch_size: int = 1
+    # Chosen with scripts/bench_quality.py --sweep; see ocrlive.ocr.engine.
+    det_box_thresh: float = 0.5
+    rec_space_thresh: float = 0.05
+    # Turn pages that arrive sideways or upside down (ocrlive.ocr.orientation).
+    page_orientation: bool = True
     pdf_dpi: int = 200
     max_pages: int = 50
     max_pixels: int = 60_000_000
@@ -82,6 +87,9 @@ class OcrPage:
     width: int
     height: int
     lines: list[OcrLine] = field(default_factory=list)
+    # Clockwise degrees (0, 90, 180, 270) the page was turned to read it upright;
+    # width, height, boxes and the stored page image are those of the turned page.
+    rotation: int = 0
 
     @property
     def text(self) -> str:
@@ -105,6 +113,7 @@ class PageJson(TypedDict):
     number: int
     width: int
     height: int
+    rotation: int  # clockwise degrees the page was turned to read it upright
     text: str
     lines: list[LineJson]
     image_url: NotRequired[str]  # added by the runner: /api/tasks/{id}/pages/{n}.png
@@ -144,7 +153,7 @@ def _page_json(page: OcrPage) -> PageJson:
         {"text": ln.text, "score": round(ln.score, 4), "box": ln.box} for ln in page.lines
     ]
     return {"number": page.number, "width": page.width, "height": page.height,
-            "text": page.text, "lines": lines}  # fmt: skip
+            "rotation": page.rotation, "text": page.text, "lines": lines}  # fmt: skip
 
 
 class OcrFailure(Exception):

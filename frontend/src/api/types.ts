@@ -72,6 +72,8 @@ export interface OcrPage {
   number: number;
   width: number;
   height: number;
+  /** Clockwise degrees the page was turned to read it upright; image and boxes are upright. */
+  rotation: number;
   text: string;
   image_url: string;
   lines: OcrLine[];

@@ -24,6 +24,21 @@ describe("ResultViewer", () => {
     expect(document.querySelectorAll("polygon")).toHaveLength(3);
   });
 
+  it("says when a page was turned upright, and keeps the upright page's boxes", () => {
+    const result = makeResult("a");
+    result.pages = result.pages.map((p) => ({ ...p, rotation: 90 }));
+    render(<ResultViewer result={result} />);
+    expect(screen.getByText(/turned 90° clockwise/)).toBeInTheDocument();
+    const svg = document.querySelector("svg.page-stage__overlay")!;
+    expect(svg).toHaveAttribute("viewBox", "0 0 1000 1400");
+    expect(box(0)).toHaveAttribute("points", "100,100 600,100 600,160 100,160");
+  });
+
+  it("says nothing about turning an upright page", () => {
+    render(<ResultViewer result={makeResult("a")} />);
+    expect(screen.queryByText(/clockwise/)).toBeNull();
+  });
+
   it("highlights the box of a clicked line, and the line of a clicked box", async () => {
     const user = userEvent.setup();
     render(<ResultViewer result={makeResult("a")} />);

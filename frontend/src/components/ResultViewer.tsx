@@ -133,6 +133,11 @@ export function ResultViewer({ result, nameParts = [], initialPage = 1, onEditLi
           ))}
         </div>
       )}
+      {page && page.rotation ? (
+        <p className="muted viewer__turned">
+          This page arrived turned; it is shown the right way up (turned {page.rotation}° clockwise).
+        </p>
+      ) : null}
       {page ? (
         <div className="viewer__body">
           <PageOverlay page={page} selected={selected} onSelect={select} />

@@ -38,6 +38,7 @@ export function makeResult(taskId: string): OcrResult {
         number: 1,
         width: 1000,
         height: 1400,
+        rotation: 0,
         text: "Referral letter\nDr Jane Smith\nBlood pressure 120/80",
         image_url: `/api/tasks/${taskId}/pages/1.png`,
         lines: [
