@@ -10,6 +10,7 @@ character error rate per degradation and orientation, and the totals.
 
     .venv/bin/python scripts/bench_quality.py               # 8 pages x 4 turns x 2 readers
     .venv/bin/python scripts/bench_quality.py --sweep       # choose the thresholds
+    .venv/bin/python scripts/bench_quality.py --speed       # what the defaults cost
 
 --sweep reads the upright pages once per detection box threshold and decodes every
 line at each space threshold (ocrlive.ocr.decoding), to choose the defaults.
@@ -36,6 +37,7 @@ import numpy as np  # noqa: E402
 from tests.helpers.forms import DEGRADATIONS, DrawnPage, realistic_page, turned  # noqa: E402
 from tests.helpers.scoring import Score  # noqa: E402
 
+from ocrlive.ocr import engine as engine_module  # noqa: E402
 from ocrlive.ocr.decoding import SpaceAwareCTCDecode, decode_line  # noqa: E402
 from ocrlive.ocr.engine import Engine, sort_quads  # noqa: E402
 from ocrlive.ocr.models import DET_MODEL_NAME, REC_MODEL_NAME, provision_models  # noqa: E402
@@ -79,18 +81,37 @@ def _ignore(progress: Progress) -> None:
     pass
 
 
+class _Timed:
+    """Wraps ocrlive's page_rotation to add up the time it takes."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._rotation = engine_module.page_rotation
+
+    def __call__(self, *args: Any) -> int:
+        start = time.perf_counter()
+        try:
+            return self._rotation(*args)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
 def compare(models: Path, count: int, work: Path) -> dict[str, Any]:
     """Both readers on every page at every turn; scores keyed reader/degradation/turn."""
     engine, pipeline = Engine(engine_config(models)), paddleocr_pipeline(engine_config(models))
+    timed = engine_module.page_rotation = _Timed()  # type: ignore[assignment]
     scores: dict[str, Score] = {}
-    seconds = {"ocrlive": 0.0, "paddleocr": 0.0}
+    seconds = {"ocrlive": 0.0, "paddleocr": 0.0, "ocrlive_upright": 0.0, "orientation_upright": 0.0}
     for i, (degradation, page) in enumerate(pages(count)):
         for turn in TURNS:
             path = work / f"page-{i}-{turn}.png"
             turned(page.image, turn).save(path)
-            start = time.perf_counter()
+            start, orienting = time.perf_counter(), timed.seconds
             ours = engine.read(OcrJob(f"q{i}", str(path), str(work / "pages")), _ignore).text
             seconds["ocrlive"] += time.perf_counter() - start
+            if turn == 0:
+                seconds["ocrlive_upright"] += time.perf_counter() - start
+                seconds["orientation_upright"] += timed.seconds - orienting
             start = time.perf_counter()
             theirs = "\n".join(pipeline.predict(str(path))[0]["rec_texts"])
             seconds["paddleocr"] += time.perf_counter() - start
@@ -112,7 +133,37 @@ def print_comparison(result: dict[str, Any]) -> None:
             s = scores[f"{reader}/{key}"]
             row.append(f"{s.recall:14.3f} {s.precision:5.3f} {s.cer:5.3f} |")
         print(" ".join(row).rstrip("|"))
-    print(f"seconds reading: {json.dumps({k: round(v, 1) for k, v in result['seconds'].items()})}")
+    seconds = result["seconds"]
+    print(f"seconds reading: {json.dumps({k: round(v, 1) for k, v in seconds.items()})}")
+    share = seconds["orientation_upright"] / max(seconds["ocrlive_upright"], 1e-9)
+    print(f"orientation on upright pages: {share:.1%} of ocrlive's reading time")
+
+
+# --- --speed: what decoding, box threshold and orientation cost ---------------------
+
+
+def speed(models: Path, count: int, work: Path) -> None:
+    """Upright pages read alternately by ocrlive's defaults and by ocrlive set up as
+    PaddleOCR's pipeline (box 0.6, greedy decoding, no orientation): same process,
+    same load, so the ratio holds on a busy machine."""
+    plain = Engine(
+        engine_config(models, det_box_thresh=0.6, rec_space_thresh=0.0, page_orientation=False)
+    )
+    ours = Engine(engine_config(models))
+    timed = engine_module.page_rotation = _Timed()  # type: ignore[assignment]
+    seconds = {"defaults": 0.0, "paddleocr_settings": 0.0}
+    for i, (_, page) in enumerate(pages(count)):
+        path = work / f"speed-{i}.png"
+        page.image.save(path)
+        readers = [("defaults", ours), ("paddleocr_settings", plain)]
+        for name, engine in readers if i % 2 == 0 else readers[::-1]:  # neither always first
+            start = time.perf_counter()
+            engine.read(OcrJob(f"s{i}", str(path), str(work / "pages")), _ignore)
+            seconds[name] += time.perf_counter() - start
+    ratio = seconds["paddleocr_settings"] / seconds["defaults"]
+    print(f"seconds: {json.dumps({k: round(v, 1) for k, v in seconds.items()})}")
+    print(f"pages/s, defaults vs PaddleOCR's settings: {ratio:.3f}")
+    print(f"orientation: {timed.seconds / seconds['defaults']:.1%} of the defaults' reading time")
 
 
 # --- --sweep: the thresholds ------------------------------------------------------
@@ -167,6 +218,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=1, help="pages per degradation")
     parser.add_argument("--sweep", action="store_true", help="score threshold pairs instead")
+    parser.add_argument("--speed", action="store_true", help="time the defaults instead")
     parser.add_argument("--box", type=float, nargs="+", default=[0.6, 0.5, 0.4])
     parser.add_argument("--space", type=float, nargs="+", default=[0, 0.02, 0.05, 0.1, 0.2])
     args = parser.parse_args()
@@ -174,6 +226,8 @@ def main() -> None:
         models = provision_models(Path(tmp) / "models")["det"].parent
         if args.sweep:
             sweep(models, args.pages, args.box, args.space)
+        elif args.speed:
+            speed(models, args.pages, Path(tmp))
         else:
             print_comparison(compare(models, args.pages, Path(tmp)))
 

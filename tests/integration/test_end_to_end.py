@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from PIL import Image, ImageChops
 from tests.helpers.drawing import (
     CAUTION_CARD_LINES,
     draw_caution_card,
@@ -96,3 +97,23 @@ async def get_json(session: aiohttp.ClientSession, url: str) -> dict[str, Any]:
         assert resp.status == 200, await resp.text()
         body: dict[str, Any] = await resp.json()
         return body
+
+
+async def test_a_page_fed_upside_down_is_read_and_shown_upright(server: ServerProcess) -> None:
+    card = draw_caution_card()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        live = await Live.connect(session, f"{server.url}/api/ws")
+        await live.subscribe("tasks")
+        task = await post(session, server.url, png_bytes(card.rotate(180)), "upside-down.png")
+        await live.until_terminal(task["id"], timeout=300)
+        result = await get_json(session, f"{server.url}/api/tasks/{task['id']}/result")
+        (page,) = result["pages"]
+        assert page["rotation"] == 180
+        assert word_recall("\n".join(CAUTION_CARD_LINES), result["text"]) >= 0.9
+        # The viewer's image is the upright card, so its boxes land on the text.
+        async with session.get(f"{server.url}{page['image_url']}") as resp:
+            assert resp.status == 200
+            shown = Image.open(io.BytesIO(await resp.read())).convert("RGB")
+        assert ImageChops.difference(shown, card).getbbox() is None
+        assert (page["width"], page["height"]) == card.size
