@@ -106,7 +106,7 @@ async def test_a_page_fed_upside_down_is_read_and_shown_upright(server: ServerPr
         live = await Live.connect(session, f"{server.url}/api/ws")
         await live.subscribe("tasks")
         task = await post(session, server.url, png_bytes(card.rotate(180)), "upside-down.png")
-        await live.until_terminal(task["id"], timeout=300)
+        assert_ordered_lifecycle(await live.until_terminal(task["id"], timeout=300))
         result = await get_json(session, f"{server.url}/api/tasks/{task['id']}/result")
         (page,) = result["pages"]
         assert page["rotation"] == 180
