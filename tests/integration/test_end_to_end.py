@@ -105,7 +105,7 @@ async def test_a_page_fed_upside_down_is_read_and_shown_upright(server: ServerPr
     async with aiohttp.ClientSession(headers=headers) as session:
         live = await Live.connect(session, f"{server.url}/api/ws")
         await live.subscribe("tasks")
-        task = await post(session, server.url, png_bytes(card.rotate(180)), "upside-down.png")
+        task = await upload(session, server.url, png_bytes(card.rotate(180)), "upside-down.png")
         assert_ordered_lifecycle(await live.until_terminal(task["id"], timeout=300))
         result = await get_json(session, f"{server.url}/api/tasks/{task['id']}/result")
         (page,) = result["pages"]
