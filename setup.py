@@ -28,7 +28,12 @@ from setuptools.command.sdist import sdist
 ROOT = Path(__file__).resolve().parent
 DIST = ROOT / "backend" / "ocrlive" / "static" / "dist"
 RAPIDOCR = "rapidocr==3.10.0"
-MODEL_FILES = ("PP-OCRv6_det_small.onnx", "PP-OCRv6_rec_small.onnx")
+# The text-line orientation classifier turns pages upright (ocrlive.ocr.orientation).
+MODEL_FILES = (
+    "PP-OCRv6_det_small.onnx",
+    "PP-OCRv6_rec_small.onnx",
+    "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
+)
 
 
 def _newest_mtime(folder: Path) -> float:

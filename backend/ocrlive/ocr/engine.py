@@ -37,7 +37,7 @@ from ocrlive.events import Stage, TaskErrorCode
 
 from .decoding import install_space_decoding
 from .documents import Source, open_document
-from .models import rapidocr_models_dir
+from .models import classifier_path
 from .orientation import CLASSIFIER_FILE, LineOrientation, page_rotation
 from .types import (
     EngineConfig,
@@ -100,7 +100,7 @@ class Engine:
         self._rec = TextRecognition(model_name=rec_name, model_dir=config.rec_model_dir, **common)
         install_space_decoding(self._rec, config.rec_space_thresh)
         self._orientation = (
-            LineOrientation(rapidocr_models_dir() / CLASSIFIER_FILE, config.threads)
+            LineOrientation(classifier_path(CLASSIFIER_FILE), config.threads)
             if config.page_orientation
             else None
         )

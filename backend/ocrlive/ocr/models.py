@@ -92,6 +92,12 @@ def bundled_models_dir() -> Path | None:
     return folder if all(p.is_file() for p in wanted) else None
 
 
+def classifier_path(file_name: str) -> Path:
+    """An extra ONNX model the wheel bundles, else the one in the rapidocr wheel."""
+    bundled = Path(__file__).resolve().parents[1] / "bundled_models" / file_name
+    return bundled if bundled.is_file() else rapidocr_models_dir() / file_name
+
+
 def rapidocr_models_dir() -> Path:
     """The folder of ONNX models inside the installed rapidocr wheel."""
     # find_spec locates the package without importing it (and its OpenCV setup).
