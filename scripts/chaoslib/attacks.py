@@ -90,11 +90,12 @@ def _random_requests(ctx: Context, count: int) -> None:
     for _ in range(count):
         raw = _random_request(rng, ctx.token.encode())
         head, _, body = raw.partition(b"\r\n\r\n")
+        path = head.split(b" ", 2)[1].decode("latin-1")  # the page shell answers in text
         try:
             response = rawhttp.request(ctx.port, head, body, timeout=10)
         except (ConnectionError, TimeoutError):
             continue
-        ctx.answered("random request", response.status, response.body)
+        ctx.answered("random request", response.status, response.body, path)
 
 
 async def random_requests(ctx: Context) -> str:
