@@ -7,14 +7,14 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 
 from aiohttp import web
 
 from bench_common import pin_to, raise_nofile
-from benchws.control import Control
+from benchws.control import Control, Handler
 from benchws.drivers import Driver, OcrliveDriver, PlainBroadcast, SocketIoRooms
 
 FAKE_ENGINE = "ocrlive.ocr.fake:FakeEngine"
@@ -22,7 +22,24 @@ BACKLOG = 2048  # the same listen backlog for all three, so connect storms compa
 HEARTBEAT_S = 90.0
 
 
-def build_ocrlive(token: str, data_dir: Path) -> tuple[web.Application, Driver]:
+async def _import_token(db_path: Path, token: str) -> None:
+    """An admin whose personal API token is the orchestrator's secret, made the way
+    `ocrlive tokens create --secret` makes one (ocrlive has no shared token)."""
+    from ocrlive.audit.log import AuditLog
+    from ocrlive.identity import people
+    from ocrlive.identity.service import Identity, IdentityConfig
+    from ocrlive.store.sqlite.database import Database
+
+    db = Database.open(db_path)
+    try:
+        ident = Identity(db, AuditLog(db.writer), IdentityConfig())
+        user = await people.add_user(ident, None, "bench", "admin")
+        await people.create_token(ident, None, user, "bench", secret=token)
+    finally:
+        await db.close()
+
+
+async def build_ocrlive(token: str, data_dir: Path) -> tuple[web.Application, Driver]:
     """The real application (create_app), with the fake OCR engine."""
     from ocrlive.app import create_app
     from ocrlive.settings import load_settings
@@ -33,27 +50,29 @@ def build_ocrlive(token: str, data_dir: Path) -> tuple[web.Application, Driver]:
     # up to a minute and should measure the outbox, not the heartbeat (20 s by default,
     # which drops a frozen client after ~30 s).
     settings = load_settings(
-        environ={}, data_dir=data_dir, workers=1, token=token, progress_interval_ms=0,
+        environ={}, data_dir=data_dir, workers=1, progress_interval_ms=0,
         connect_rate=10**7, ws_heartbeat=HEARTBEAT_S,
     )  # fmt: skip
     migrate(settings.db_path)
-    app = create_app(settings, token, engine_factory=FAKE_ENGINE)
+    await _import_token(settings.db_path, token)
+    app = create_app(settings, engine_factory=FAKE_ENGINE)
     return app, OcrliveDriver(app)
 
 
-def build_plain(token: str, data_dir: Path) -> tuple[web.Application, Driver]:
+async def build_plain(token: str, data_dir: Path) -> tuple[web.Application, Driver]:
     app, driver = web.Application(), PlainBroadcast()
     app.router.add_get("/ws", driver.handle)
     return app, driver
 
 
-def build_socketio(token: str, data_dir: Path) -> tuple[web.Application, Driver]:
+async def build_socketio(token: str, data_dir: Path) -> tuple[web.Application, Driver]:
     app, driver = web.Application(), SocketIoRooms()
     driver.sio.attach(app)
     return app, driver
 
 
-BUILDERS: dict[str, Callable[[str, Path], tuple[web.Application, Driver]]] = {
+Builder = Callable[[str, Path], Awaitable[tuple[web.Application, Driver]]]
+BUILDERS: dict[str, Builder] = {
     "ocrlive": build_ocrlive,
     "plain": build_plain,
     "socketio": build_socketio,
@@ -81,9 +100,17 @@ def server_main(
         profiler.dump_stats(Path(profile_dir) / f"{kind}-{os.getpid()}.prof")
 
 
+def _admin_route(app: web.Application, method: str, path: str, handler: Handler) -> None:
+    """ocrlive refuses undeclared routes: the bench's own are an admin's."""
+    from ocrlive.http.access import Access, add
+    from ocrlive.identity.permissions import Permission
+
+    add(app, method, path, handler, Access(permission=Permission.SETTINGS_MANAGE))
+
+
 async def _serve(kind: str, token: str, data_dir: Path, pipe: Pipe) -> None:
-    app, driver = BUILDERS[kind](token, data_dir)
-    Control(driver).install(app)
+    app, driver = await BUILDERS[kind](token, data_dir)
+    Control(driver).install(app, _admin_route if kind == "ocrlive" else None)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0, backlog=BACKLOG, shutdown_timeout=2).start()
