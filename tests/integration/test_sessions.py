@@ -5,6 +5,7 @@ sign-in link, and failed sign-ins slowed per account without locking others out.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +46,12 @@ async def test_an_idle_session_gets_401_and_its_socket_is_closed(
         assert closed.type == aiohttp.WSMsgType.CLOSE and closed.data == 4001
         resp = await b.get(client.make_url("/api/tasks"))
         assert resp.status == 401 and (await resp.json())["error"]["code"] == "session_expired"
+    db = sqlite3.connect(client.server.app[SETTINGS].db_path)
+    expired = db.execute(
+        "SELECT username, outcome FROM audit_log WHERE action = 'session.expired'"
+    ).fetchall()
+    db.close()
+    assert expired == [("admin", "idle")]
 
 
 async def test_activity_keeps_a_session_alive(
