@@ -7,6 +7,7 @@ from typing import Any
 
 from ocrlive.audit.actions import Action
 from ocrlive.audit.log import entry
+from ocrlive.events import Task
 from ocrlive.identity.permissions import Permission
 from ocrlive.store.audit import Entry
 from ocrlive.ws.connection import Connection
@@ -42,7 +43,7 @@ async def subscribe(
             conn.release(topic, _DROP_ALL)
         raise
     try:
-        await services.audit.record(_subscribed(conn, topic, task_id, rec.snapshot))
+        await services.audit.record(_subscribed(conn, topic, rec.task))
     except BaseException:  # no record, no stream: undo as for a failed recovery
         services.hub.unsubscribe(topic, conn)
         conn.release(topic, _DROP_ALL)
@@ -59,14 +60,13 @@ async def subscribe(
     return None
 
 
-def _subscribed(conn: Connection, topic: str, task_id: str | None, snapshot: Any) -> Entry:
+def _subscribed(conn: Connection, topic: str, task: Task | None) -> Entry:
     """A subscription streams a patient's document (or the task list) to this person:
     on the record before the snapshot goes out."""
-    if task_id is None:
+    if task is None:
         return entry(conn.info.principal, Action.TOPIC_SUBSCRIBE, detail=topic)
-    patient = snapshot.get("patient_id") if isinstance(snapshot, dict) else None
-    return entry(conn.info.principal, Action.TOPIC_SUBSCRIBE, task_id=task_id,
-                 patient_id=patient, detail=topic)  # fmt: skip
+    return entry(conn.info.principal, Action.TOPIC_SUBSCRIBE, task_id=task.id,
+                 patient_id=task.patient_id, detail=topic)  # fmt: skip
 
 
 async def unsubscribe(

@@ -24,6 +24,7 @@ class Recovery:
     seq: int  # the position the client holds once it has applied this recovery
     events: list[Event]
     release_after: int  # live events held during the replay are sent above this seq
+    task: Task | None = None  # the subscribed task (None for `tasks`): whose data it is
 
 
 class RecoveryService:
@@ -48,13 +49,13 @@ class RecoveryService:
         if self._current(since, epoch, head, task):
             # Nothing after `since` (a reconnect storm is mostly this): any newer event
             # is published after the caller started holding them.
-            return Recovery(snapshot, True, head, [], head)
+            return Recovery(snapshot, True, head, [], head, task)
         missed = await self.log.read_since(since, epoch, task_id=task_id, limit=MAX_REPLAY + 1)
         if missed is None or len(missed) > MAX_REPLAY:
-            return Recovery(snapshot, False, head, [], head)
+            return Recovery(snapshot, False, head, [], head, task)
         assert since is not None
         last = missed[-1].seq if missed else since
-        return Recovery(snapshot, True, max(last, head), missed, last)
+        return Recovery(snapshot, True, max(last, head), missed, last, task)
 
     async def _task(self, task_id: str) -> Task | None:
         """From memory (LiveTasks), except a task finished too long ago to be kept there."""
