@@ -96,6 +96,9 @@ async def measure(
         for enabled in (True, False) if r % 2 == 0 else (False, True):
             audit_flag(enabled)
             (on if enabled else off).append(await work())
+            state = "on" if enabled else "off"
+            took = (on if enabled else off)[-1]
+            print(f"  {label}, audit {state}: {took:.3f} s", file=sys.stderr, flush=True)
     audit_flag(True)
     return statistics.median(on), statistics.median(off)
 
@@ -108,6 +111,7 @@ async def main(args: argparse.Namespace) -> None:
             workers=1,
             queue_limit=100_000,
             connect_rate=100_000,
+            ws_rate=100_000.0,
         )
         token = await token_for(settings, "admin", "admin")
         app = create_app(settings, engine_factory="ocrlive.ocr.fake:FakeEngine")
