@@ -23,7 +23,8 @@ apt_install() {
 apt_install libgl1 libglib2.0-0 fonts-dejavu-core
 command -v node >/dev/null 2>&1 || apt_install nodejs npm
 # fonts-liberation: the office fonts of the drawn forms and letters (tests/helpers/forms.py).
-[ $with_tests -eq 1 ] && apt_install chromium fonts-liberation
+# postgresql: the tests start a throwaway cluster of their own (initdb + pg_ctl).
+[ $with_tests -eq 1 ] && apt_install chromium fonts-liberation postgresql
 
 python="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv

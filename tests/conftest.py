@@ -14,10 +14,11 @@ from aiohttp.test_utils import TestClient
 from ocrlive.ocr.models import DET_MODEL_NAME, REC_MODEL_NAME, provision_models
 from ocrlive.ocr.types import EngineConfig
 from ocrlive.settings import Settings, load_settings
+from ocrlive.store import open_store
 from ocrlive.store.base import Store
 from ocrlive.store.db import migrate
-from ocrlive.store.sqlite import open_sqlite
 from tests.helpers.people import TOKEN_KEY, token_for
+from tests.helpers.postgres import PostgresCluster
 from tests.helpers.server import ServerProcess
 
 FAKE_ENGINE = "ocrlive.ocr.fake:FakeEngine"
@@ -41,9 +42,25 @@ def engine_config(tmp_path_factory: pytest.TempPathFactory) -> EngineConfig:
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+def backend_url() -> str:
+    """The database of the settings below: "" is SQLite in the data folder. A module that
+    runs its tests on both backends overrides it with `each_backend_url`."""
+    return ""
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def each_backend_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("database_url")
+        return url
+    return ""
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, backend_url: str) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"data_dir": tmp_path / "data", "workers": 1}
+        values: dict[str, Any] = {"data_dir": tmp_path / "data", "workers": 1,
+                                  "database_url": backend_url}  # fmt: skip
         values.update(overrides)
         return load_settings(environ={}, **values)
 
@@ -55,11 +72,40 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster for the run (initdb + pg_ctl, a temp folder)."""
+    cluster = PostgresCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[Store]:
-    """The SQLite backend on a migrated file (open the log before use)."""
+def database_url(postgres: PostgresCluster) -> str:
+    """A new, migrated database on the cluster for one test."""
+    url = postgres.create_database()
+    migrate(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, settings: Settings) -> Path | str:
+    """Each backend, migrated: a SQLite file, or a new database on the throwaway
+    PostgreSQL cluster. The storage, people and records tests run against both."""
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("database_url")
+        return url
     migrate(settings.db_path)
-    opened = open_sqlite(settings.db_path)
+    return settings.db_path
+
+
+@pytest.fixture
+async def store(database: Path | str) -> AsyncIterator[Store]:
+    """The backend's store (open the log before use)."""
+    opened = open_store(database)
     yield opened
     await opened.close()
 
@@ -74,7 +120,7 @@ def start_app(
     async def start(settings: Settings, engine_factory: str = FAKE_ENGINE) -> TestClient[Any, Any]:
         from ocrlive.app import create_app
 
-        token = await token_for(settings, "admin", "admin")
+        token = await token_for(settings, "admin", "admin")  # migrates the database
         app = create_app(settings, engine_factory=engine_factory)
         app[TOKEN_KEY] = token
         headers = {"Authorization": f"Bearer {token}"}

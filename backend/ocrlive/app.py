@@ -47,10 +47,10 @@ from ocrlive.keys import (
 from ocrlive.ocr.executor import Executor
 from ocrlive.ocr.pool import OcrPool
 from ocrlive.ratelimit import SlidingWindow
-from ocrlive.records.sqlite import open_sqlite_records
+from ocrlive.records import open_records
 from ocrlive.settings import Settings
+from ocrlive.store import open_store
 from ocrlive.store.health import StorageHealth
-from ocrlive.store.sqlite import open_sqlite
 from ocrlive.tasks.manager import TaskManager
 from ocrlive.tasks.retention import retention_loop
 from ocrlive.tasks.runner import Runner
@@ -96,8 +96,8 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     for folder in (settings.files_dir, settings.pages_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    app[STORE] = open_sqlite(settings.db_path)
-    app[RECORDS] = open_sqlite_records(settings.db_path)
+    app[STORE] = open_store(settings.database)
+    app[RECORDS] = open_records(settings.database)
     app[DB] = app[STORE].db
     app[AUDIT] = AuditLog(app[DB].writer)
     app[IDENTITY] = Identity(app[DB], app[AUDIT], identity_config(settings))

@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     _common(serve)
     _common(sub.add_parser("migrate", help="bring the database to the newest schema"))
+    migrate_to = sub.add_parser("migrate-to", help="copy this SQLite installation to PostgreSQL")
+    migrate_to.add_argument("url", help="postgresql+psycopg://user:password@host:5432/db")
+    _common(migrate_to)
     _common(sub.add_parser("models", help="lay out the OCR models (offline) and print where"))
     ingest = sub.add_parser("ingest", help="OCR every document of a folder through a server")
     ingest.add_argument("folder", type=Path)
@@ -114,9 +117,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         return serve(settings)
     if args.command == "migrate":
+        from ocrlive.store.db import describe
+
         _migrate(settings)
-        print(f"database at {settings.db_path} is up to date")
+        print(f"database {describe(settings.database)} is up to date")
         return 0
+    if args.command == "migrate-to":
+        return _migrate_to(settings, args.url)
     if args.command in ("scheduler", "worker"):
         return _dask(args, settings)
     if args.command in ("doctor", "backup", "restore", "service"):
@@ -156,6 +163,24 @@ def _dask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _migrate_to(settings: Settings, url: str) -> int:
+    from ocrlive.store.copy import TargetNotEmpty, copy_sqlite_to
+    from ocrlive.store.db import describe
+
+    if not settings.db_path.is_file():
+        print(f"ocrlive: no SQLite database at {settings.db_path}", file=sys.stderr)
+        return 2
+    try:
+        counts = copy_sqlite_to(settings.db_path, url)
+    except TargetNotEmpty as exc:
+        print(f"ocrlive: {exc}; nothing was copied", file=sys.stderr)
+        return 2
+    copied = ", ".join(f"{n} {table}" for table, n in counts.items())
+    print(f"copied {copied} to {describe(url)}")
+    print(f"now serve with OCRLIVE_DATABASE_URL set and the same data folder ({settings.data_dir})")
+    return 0
+
+
 def login_url(settings: Settings, secret: str) -> str:
     """A single-use sign-in link (first run, `ocrlive users link`)."""
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
@@ -169,8 +194,9 @@ def _migrate(settings: Settings) -> None:
     from ocrlive.store.checks import check_database
     from ocrlive.store.db import migrate
 
-    check_database(settings.db_path, (settings.files_dir, settings.pages_dir))
-    migrate(settings.db_path)
+    if not settings.database_url:  # a PostgreSQL server checks its own files
+        check_database(settings.db_path, (settings.files_dir, settings.pages_dir))
+    migrate(settings.database)
 
 
 def prepare(settings: Settings) -> None:

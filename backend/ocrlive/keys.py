@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from ocrlive.records.base import Records
     from ocrlive.settings import Settings
     from ocrlive.store.base import Store
+    from ocrlive.store.database import Database
     from ocrlive.store.health import StorageHealth
-    from ocrlive.store.sqlite.database import Database
     from ocrlive.tasks.manager import TaskManager
     from ocrlive.tasks.runner import Runner
     from ocrlive.ws.services import WsServices

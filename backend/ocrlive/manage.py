@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -21,8 +20,8 @@ from ocrlive.identity.permissions import Role
 from ocrlive.identity.service import Identity, IdentityConfig
 from ocrlive.settings import Settings
 from ocrlive.store import audit as audit_store
+from ocrlive.store.database import Database
 from ocrlive.store.db import migrate
-from ocrlive.store.sqlite.database import Database
 
 T = TypeVar("T")
 ROLES = [r.value for r in Role]
@@ -81,9 +80,9 @@ def add_parsers(
 
 
 def run(args: argparse.Namespace, settings: Settings, login_url: Callable[[str], str]) -> int:
-    migrate(settings.db_path)
+    migrate(settings.database)
     if args.command == "audit" and args.action == "verify":
-        return verify(settings.db_path)
+        return asyncio.run(verify(settings.database))
     try:
         return asyncio.run(_managed(settings, lambda ident: _dispatch(args, ident, login_url)))
     except ApiError as exc:
@@ -92,7 +91,7 @@ def run(args: argparse.Namespace, settings: Settings, login_url: Callable[[str],
 
 
 async def _managed(settings: Settings, fn: Callable[[Identity], Awaitable[T]]) -> T:
-    db = Database.open(settings.db_path)
+    db = Database.open(settings.database)
     try:
         config = IdentityConfig(idle_timeout=settings.session_idle_minutes * 60)
         return await fn(Identity(db, AuditLog(db.writer), config))
@@ -198,12 +197,12 @@ async def _audit_export(
     return 0
 
 
-def verify(db_path: Path) -> int:
-    conn = sqlite3.connect(db_path)
+async def verify(database: Path | str) -> int:
+    db = Database.open(database)
     try:
-        verdict = audit_store.verify(conn)
+        verdict = await db.writer.run(audit_store.verify)  # in one transaction: one snapshot
     finally:
-        conn.close()
+        await db.close()
     if verdict.ok:
         print(f"audit log intact: {verdict.rows} rows, chain unbroken")
         return 0

@@ -93,6 +93,10 @@ SETTINGS_DOC: dict[str, str] = {
     "executor": "`local` (a pool of worker processes here) or `dask` (a Dask cluster).",
     "dask_scheduler": "The Dask scheduler's address (`tcp://host:8786`) with `executor=dask`.",
     "dask_documents": "Documents read at once on the Dask executor (their pages spread).",
+    "database_url": (
+        "PostgreSQL (`postgresql+psycopg://user:password@host:5432/db`); empty: SQLite "
+        "in the data folder."
+    ),
 }
 
 
@@ -159,6 +163,7 @@ class Settings:
     executor: str = "local"
     dask_scheduler: str = ""
     dask_documents: int = 4
+    database_url: str = ""
 
     def __post_init__(self) -> None:
         if self.executor not in ("local", "dask"):
@@ -169,6 +174,11 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return self.data_dir / "ocrlive.db"
+
+    @property
+    def database(self) -> Path | str:
+        """What store.open_store and store.db.migrate take: the URL, or the SQLite file."""
+        return self.database_url or self.db_path
 
     @property
     def files_dir(self) -> Path:

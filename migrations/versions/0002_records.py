@@ -1,5 +1,9 @@
 """Documents as records: revisions, line edits, the full-text index, the review queue.
 
+One revision, two dialects (`op.get_bind().dialect.name`): SQLite keeps the index in an
+FTS5 table, PostgreSQL in a tsvector column with a GIN index (PG_STATEMENTS below);
+both by triggers.
+
 The index and the review queue are maintained by triggers on `results`, so every path
 that writes a result (a completion, a correction, a re-run, a retry, a purge) keeps
 them in step inside its own transaction, whichever Python code issues the write.
@@ -119,12 +123,145 @@ DROPS = [
     "ALTER TABLE results DROP COLUMN revision",
 ]
 
+# --- PostgreSQL ------------------------------------------------------------------------
+# One row per page with its tsvector (GIN-indexed). The text is cut into words exactly
+# where records/query.py cuts what people type (at every character that is not a letter
+# or digit, with the database's UTF-8 locale), so phrases line up with FTS5's; the
+# `ocrlive` configuration folds case (simple) and, where the unaccent extension can be
+# created, accents ("Müller" finds "muller", as unicode61 remove_diacritics 2 does).
+_PG_CONFIG = """
+DO $$
+BEGIN
+    BEGIN
+        CREATE EXTENSION IF NOT EXISTS unaccent;
+    EXCEPTION WHEN OTHERS THEN
+        RAISE NOTICE 'unaccent is not available: accents are not folded in search';
+    END;
+    CREATE TEXT SEARCH CONFIGURATION ocrlive (COPY = simple);
+    IF EXISTS (SELECT 1 FROM pg_ts_dict WHERE dictname = 'unaccent') THEN
+        ALTER TEXT SEARCH CONFIGURATION ocrlive ALTER MAPPING FOR
+            asciiword, word, numword, asciihword, hword, numhword, hword_asciipart,
+            hword_part, hword_numpart WITH unaccent, simple;
+    END IF;
+END $$"""
+_PG_TIME = """to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"+00:00"')"""
+# The pages and the review row of one stored result, replacing what was there.
+_PG_INDEX = """
+CREATE FUNCTION ocrlive_index_result(t TEXT, result TEXT) RETURNS void AS $$
+    DELETE FROM search_pages WHERE task_id = t;
+    INSERT INTO search_pages (task_id, ordinal, page, body, tsv)
+    SELECT t, p.ord - 1, coalesce((p.value ->> 'number')::int, p.ord::int),
+           coalesce(p.value ->> 'text', ''),
+           to_tsvector('ocrlive', regexp_replace(coalesce(p.value ->> 'text', ''),
+                                                 '[^[:alnum:]]+', ' ', 'g'))
+    FROM jsonb_array_elements(coalesce(result::jsonb -> 'pages', '[]'))
+         WITH ORDINALITY AS p(value, ord);
+    DELETE FROM review_queue WHERE task_id = t;
+    INSERT INTO review_queue (task_id, min_score)
+    SELECT t, min((l ->> 'score')::float8)
+    FROM jsonb_array_elements(coalesce(result::jsonb -> 'pages', '[]')) AS p,
+         jsonb_array_elements(coalesce(p -> 'lines', '[]')) AS l
+    WHERE (l ->> 'reviewed') IS NULL
+    HAVING count(*) > 0;
+$$ LANGUAGE sql"""
+_PG_TRIGGERS = f"""
+CREATE FUNCTION ocrlive_results_archive() RETURNS trigger AS $$
+BEGIN
+    INSERT INTO result_history (task_id, revision, result, replaced_at)
+    VALUES (OLD.task_id, OLD.revision, OLD.result, {_PG_TIME})
+    ON CONFLICT (task_id, revision) DO UPDATE
+        SET result = EXCLUDED.result, replaced_at = EXCLUDED.replaced_at;
+    RETURN OLD;
+END $$ LANGUAGE plpgsql;
+CREATE FUNCTION ocrlive_results_forget() RETURNS trigger AS $$
+BEGIN
+    DELETE FROM search_pages WHERE task_id = OLD.task_id;
+    DELETE FROM review_queue WHERE task_id = OLD.task_id;
+    RETURN NULL;
+END $$ LANGUAGE plpgsql;
+CREATE FUNCTION ocrlive_results_index() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP = 'INSERT' AND NEW.revision = 0 THEN
+        UPDATE results SET revision = 1 + coalesce(
+            (SELECT max(revision) FROM result_history WHERE task_id = NEW.task_id), 0)
+        WHERE task_id = NEW.task_id;
+    END IF;
+    PERFORM ocrlive_index_result(NEW.task_id, NEW.result);
+    RETURN NULL;
+END $$ LANGUAGE plpgsql;
+CREATE FUNCTION ocrlive_tasks_forget() RETURNS trigger AS $$
+BEGIN
+    DELETE FROM results WHERE task_id = OLD.id;
+    DELETE FROM result_history WHERE task_id = OLD.id;
+    DELETE FROM line_edits WHERE task_id = OLD.id;
+    RETURN NULL;
+END $$ LANGUAGE plpgsql;
+CREATE TRIGGER results_archive BEFORE DELETE ON results
+    FOR EACH ROW EXECUTE FUNCTION ocrlive_results_archive();
+CREATE TRIGGER results_forget AFTER DELETE ON results
+    FOR EACH ROW EXECUTE FUNCTION ocrlive_results_forget();
+CREATE TRIGGER results_index AFTER INSERT ON results
+    FOR EACH ROW EXECUTE FUNCTION ocrlive_results_index();
+CREATE TRIGGER results_reindex AFTER UPDATE OF result ON results
+    FOR EACH ROW EXECUTE FUNCTION ocrlive_results_index();
+CREATE TRIGGER tasks_forget AFTER DELETE ON tasks
+    FOR EACH ROW EXECUTE FUNCTION ocrlive_tasks_forget()"""
+
+PG_STATEMENTS = [
+    "ALTER TABLE results ADD COLUMN revision INTEGER NOT NULL DEFAULT 0",
+    "CREATE INDEX ix_tasks_patient ON tasks (patient_id, created_at)",
+    """CREATE TABLE result_history (
+        task_id TEXT NOT NULL, revision INTEGER NOT NULL, result TEXT NOT NULL,
+        replaced_at TEXT NOT NULL, PRIMARY KEY (task_id, revision))""",
+    """CREATE TABLE line_edits (
+        id SERIAL PRIMARY KEY, task_id TEXT NOT NULL, revision INTEGER NOT NULL,
+        page INTEGER NOT NULL, line INTEGER NOT NULL, action TEXT NOT NULL,
+        text_before TEXT NOT NULL, text_after TEXT NOT NULL, ocr_text TEXT NOT NULL,
+        author TEXT NOT NULL, created_at TEXT NOT NULL)""",
+    "CREATE INDEX ix_line_edits_task ON line_edits (task_id, page, line, revision)",
+    _PG_CONFIG,
+    """CREATE TABLE search_pages (
+        task_id TEXT NOT NULL, ordinal INTEGER NOT NULL, page INTEGER NOT NULL,
+        body TEXT NOT NULL, tsv TSVECTOR NOT NULL, PRIMARY KEY (task_id, ordinal))""",
+    "CREATE INDEX ix_search_pages_tsv ON search_pages USING GIN (tsv)",
+    "CREATE TABLE review_queue (task_id TEXT PRIMARY KEY, min_score REAL NOT NULL)",
+    "CREATE INDEX ix_review_queue_score ON review_queue (min_score)",
+    _PG_INDEX,
+    _PG_TRIGGERS,
+    # Results stored before this revision: revision 1, indexed, queued for review.
+    "UPDATE results SET revision = 1",
+    "SELECT ocrlive_index_result(task_id, result) FROM results",
+]
+
+PG_DROPS = [
+    "DROP TRIGGER tasks_forget ON tasks",
+    "DROP TRIGGER results_reindex ON results",
+    "DROP TRIGGER results_index ON results",
+    "DROP TRIGGER results_forget ON results",
+    "DROP TRIGGER results_archive ON results",
+    """DROP FUNCTION ocrlive_tasks_forget(), ocrlive_results_index(),
+        ocrlive_results_forget(), ocrlive_results_archive(), ocrlive_index_result(TEXT, TEXT)""",
+    "DROP TABLE review_queue",
+    "DROP TABLE search_pages",
+    "DROP TEXT SEARCH CONFIGURATION ocrlive",
+    "DROP TABLE line_edits",
+    "DROP TABLE result_history",
+    "DROP INDEX ix_tasks_patient",
+    "ALTER TABLE results DROP COLUMN revision",
+]
+
+
+def _statements(upgrading: bool) -> list[str]:
+    if op.get_bind().dialect.name == "postgresql":
+        return PG_STATEMENTS if upgrading else PG_DROPS
+    return STATEMENTS if upgrading else DROPS
+
 
 def upgrade() -> None:
-    for statement in STATEMENTS:
+    for statement in _statements(True):
         op.execute(statement)
 
 
 def downgrade() -> None:
-    for statement in DROPS:
+    for statement in _statements(False):
         op.execute(statement)

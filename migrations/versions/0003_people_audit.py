@@ -25,6 +25,32 @@ BEGIN SELECT RAISE(ABORT, 'audit_log rows are kept for their retention period');
 """
 
 
+# PostgreSQL: the same rules as trigger functions; TRUNCATE (which skips row triggers)
+# is refused as well.
+PG_GUARDS = """
+CREATE FUNCTION ocrlive_audit_no_update() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_log is append-only';
+END $$ LANGUAGE plpgsql;
+CREATE FUNCTION ocrlive_audit_no_delete() RETURNS trigger AS $$
+BEGIN
+    IF OLD.at >= COALESCE((SELECT value FROM meta WHERE key = 'audit_purge_cutoff'), '') THEN
+        RAISE EXCEPTION 'audit_log rows are kept for their retention period';
+    END IF;
+    RETURN OLD;
+END $$ LANGUAGE plpgsql;
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION ocrlive_audit_no_update();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION ocrlive_audit_no_update();
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION ocrlive_audit_no_delete()"""
+
+
+def _postgres() -> bool:
+    return bool(op.get_bind().dialect.name == "postgresql")
+
+
 def upgrade() -> None:
     op.create_table(
         "users",
@@ -88,14 +114,21 @@ def upgrade() -> None:
     )
     for column in ("at", "username", "patient_id", "action"):
         op.create_index(f"ix_audit_{column}", "audit_log", [column])
+    if _postgres():
+        op.execute(PG_GUARDS)
+        return
     op.execute(NO_UPDATE)
     op.execute(NO_DELETE)
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
-    op.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
-    op.drop_table("audit_log")
+    if _postgres():
+        op.execute("DROP TABLE audit_log")  # its triggers go with it
+        op.execute("DROP FUNCTION ocrlive_audit_no_update(), ocrlive_audit_no_delete()")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
+        op.drop_table("audit_log")
     op.drop_table("login_links")
     op.drop_table("api_tokens")
     op.drop_index("ix_sessions_user", "sessions")

@@ -28,7 +28,7 @@ async def _import_token(db_path: Path, token: str) -> None:
     from ocrlive.audit.log import AuditLog
     from ocrlive.identity import people
     from ocrlive.identity.service import Identity, IdentityConfig
-    from ocrlive.store.sqlite.database import Database
+    from ocrlive.store.database import Database
 
     db = Database.open(db_path)
     try:

@@ -10,8 +10,8 @@ from ocrlive.audit.log import AuditLog
 from ocrlive.identity import people
 from ocrlive.identity.service import Identity, IdentityConfig
 from ocrlive.settings import Settings
+from ocrlive.store.database import Database
 from ocrlive.store.db import migrate
-from ocrlive.store.sqlite.database import Database
 
 PASSWORD = "correct horse battery"
 TOKEN_KEY = web.AppKey("test_admin_token", str)
@@ -22,8 +22,8 @@ async def token_for(
     token_role: str | None = None,
 ) -> str:  # fmt: skip
     """A person (added unless they exist) and a new personal API token of theirs."""
-    migrate(settings.db_path)
-    db = Database.open(settings.db_path)
+    migrate(settings.database)
+    db = Database.open(settings.database)
     try:
         ident = Identity(db, AuditLog(db.writer), IdentityConfig())
         user = await ident.user(username)

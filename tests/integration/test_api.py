@@ -154,6 +154,7 @@ async def test_cancel_and_retry(client: Client) -> None:
 async def test_status_reports_workers_queue_and_versions(client: Client) -> None:
     body = await (await client.get("/api/status")).json()
     assert len(body["workers"]) == 1 and body["workers"][0]["pid"]
+    assert [node["self"] for node in body["nodes"]] == [True]  # SQLite: this server alone
     assert body["queue_depth"] == 0
     assert body["versions"]["paddleocr"] != "not installed"
     assert body["connections"]["count"] == 0

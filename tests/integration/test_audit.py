@@ -5,32 +5,36 @@ not from a list). Also: subscriptions, sign-in events, people changes, the task 
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient
+from tests.helpers.db import query
 from tests.helpers.live import Live, fake_png
 from tests.helpers.people import sign_in, token_for
 from tests.integration.test_api import form, upload
 from tests.integration.test_roles import World, concrete, declared_routes
 
 from ocrlive.keys import SETTINGS, STORE
+from ocrlive.store.audit import COLUMNS
 from ocrlive.tasks.retention import run_retention
 
 Client = TestClient[Any, Any]
 PATIENT = "P-AUDIT-77"
 
 
+@pytest.fixture
+def backend_url(each_backend_url: str) -> str:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return each_backend_url
+
+
 def rows(client: Client, after: int = 0) -> list[dict[str, Any]]:
-    db = sqlite3.connect(client.server.app[SETTINGS].db_path)
-    db.row_factory = sqlite3.Row
-    found = [
-        dict(r) for r in db.execute("SELECT * FROM audit_log WHERE id > ? ORDER BY id", (after,))
-    ]
-    db.close()
-    return found
+    sql = f"SELECT {COLUMNS} FROM audit_log WHERE id > ? ORDER BY id"
+    found = query(client.server.app[SETTINGS].database, sql, (after,))
+    return [dict(zip(COLUMNS.split(", "), row, strict=True)) for row in found]
 
 
 def last_id(client: Client) -> int:

@@ -8,6 +8,7 @@ import json
 import zipfile
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 from tests.helpers.live import Live, fake_png
 from tests.integration.test_api import assert_error, upload
@@ -15,6 +16,12 @@ from tests.integration.test_api import assert_error, upload
 from ocrlive.keys import STORE
 
 Client = TestClient[Any, Any]
+
+
+@pytest.fixture
+def backend_url(each_backend_url: str) -> str:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return each_backend_url
 
 
 async def finished(client: Client, text: bytes, **kw: Any) -> dict[str, Any]:

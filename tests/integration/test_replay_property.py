@@ -1,15 +1,19 @@
 """Replay exactness under concurrent publishing, as a property: whenever a client
 subscribes with `since` while events are being published, it receives every logged
 event after `since` once, in seq order; the only ones it may miss are progress
-events that a newer event of the same task superseded in its outbox."""
+events that a newer event of the same task superseded in its outbox. On SQLite, on
+PostgreSQL, and on PostgreSQL with two nodes: events committed on node A, the client
+on node B (LISTEN/NOTIFY, then the table)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, given, settings
@@ -26,15 +30,16 @@ from ocrlive.store.db import migrate
 from ocrlive.tasks.manager import NewTask, TaskManager
 
 
-async def live_app(data_dir: Path) -> tuple[web.Application, str]:
-    """The real event log (SQLite), registry and WebSocket view, without the OCR pool; an admin's
+async def live_app(data_dir: Path, database_url: str = "") -> tuple[web.Application, str]:
+    """The real event log, registry and WebSocket view, without the OCR pool; an admin's
     API token."""
     app = web.Application()
-    app[SETTINGS] = load_settings(environ={}, data_dir=data_dir)
+    settings = load_settings(environ={}, data_dir=data_dir, database_url=database_url)
+    app[SETTINGS] = settings
     app.router.add_get("/api/ws", websocket)
     app.cleanup_ctx.extend([_store, _tasks])
-    migrate(app[SETTINGS].db_path)
-    return app, await token_for(app[SETTINGS], "admin", "admin")
+    migrate(settings.database)
+    return app, await token_for(settings, "admin", "admin")
 
 
 def new_task(n: int) -> NewTask:
@@ -61,23 +66,30 @@ async def publish(manager: TaskManager, plan: list[tuple[int, int]], pause: floa
 
 
 async def scenario(data_dir: Path, plan: list[tuple[int, int]], join_at: int,
-                   since_share: float, pause: float) -> None:  # fmt: skip
-    app, token = await live_app(data_dir)
+                   since_share: float, pause: float, urls: tuple[str, str]) -> None:  # fmt: skip
+    """urls: the database of the publishing node and of the client's (SQLite when empty);
+    the same PostgreSQL database twice makes two nodes."""
+    app, token = await live_app(data_dir / "a", urls[0])
+    other = (await live_app(data_dir / "b", urls[1]))[0] if urls[1] else app
     async with (
-        TestServer(app) as server,
+        TestServer(app) as publishing_node,
+        TestServer(other)
+        if other is not app
+        else contextlib.nullcontext(publishing_node) as server,
         aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
     ):
         manager: TaskManager = app[MANAGER]
         publishing = asyncio.create_task(publish(manager, plan, pause))
         while app[WS].hub.published < join_at and not publishing.done():
             await asyncio.sleep(0)
-        since = int(manager.store.log.head() * since_share)
+        client_side: TaskManager = other[MANAGER]
+        since = int(client_side.store.log.head() * since_share)
         client = await Live.connect(session, str(server.make_url("/api/ws")))
         reply = await client.subscribe("tasks", since=since)
         assert reply["recovered"] is True
         await publishing
         await drain(client, manager, since)
-        check(client.events, await logged_since(manager, since))
+        check(client.events, await logged_since(client_side, since))
         await client.close()
 
 
@@ -117,9 +129,14 @@ def check(received: list[dict[str, Any]], logged: list[Any]) -> None:
     since_share=st.floats(0, 1),
     pause=st.sampled_from([0.0, 0.0005]),
 )
+@pytest.mark.parametrize("backend", ["sqlite", "postgres", "postgres, two nodes"])
 def test_replay_is_exact_while_events_are_published(
-    tmp_path_factory: Any, plan: list[tuple[int, int]], join_at: int, since_share: float,
-    pause: float,
+    request: pytest.FixtureRequest, tmp_path_factory: Any, backend: str,
+    plan: list[tuple[int, int]], join_at: int, since_share: float, pause: float,
 ) -> None:  # fmt: skip
-    data_dir = tmp_path_factory.mktemp("property") / "data"
-    asyncio.run(scenario(data_dir, plan, join_at, since_share, pause))
+    data_dir = tmp_path_factory.mktemp("property")
+    urls = ("", "")
+    if backend != "sqlite":
+        url = request.getfixturevalue("postgres").create_database()
+        urls = (url, url if "two nodes" in backend else "")
+    asyncio.run(scenario(data_dir, plan, join_at, since_share, pause, urls))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from tests.helpers.db import query
 from tests.helpers.live import Live, fake_png
 from tests.helpers.people import admin_token, sign_in, token_for
 from tests.integration.test_api import form, upload
@@ -72,6 +72,12 @@ MATRIX: dict[tuple[str, str], Any] = {
     ("GET", "/api/audit/export.csv"): {"admin", "auditor"},
 }
 WS_MATRIX = {"subscribe": READ, "unsubscribe": ALL, "ack": ALL, "ping": ALL}
+
+
+@pytest.fixture
+def backend_url(each_backend_url: str) -> str:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return each_backend_url
 
 
 @dataclass
@@ -186,10 +192,8 @@ async def test_an_expired_session_gets_401_everywhere(world: World) -> None:
     async with aiohttp.ClientSession(cookie_jar=jar) as browser:
         await sign_in(browser, world.client)
         assert (await browser.get(world.client.make_url("/api/session"))).status == 200
-        db = sqlite3.connect(world.client.server.app[SETTINGS].db_path)
-        with db:
-            db.execute("UPDATE sessions SET last_seen_at = '2000-01-01T00:00:00+00:00'")
-        db.close()
+        query(world.client.server.app[SETTINGS].database,
+              "UPDATE sessions SET last_seen_at = '2000-01-01T00:00:00+00:00'")  # fmt: skip
         origin = {"Origin": f"http://{world.client.host}:{world.client.port}"}
         for (method, path), allowed in MATRIX.items():
             if allowed == PUBLIC:

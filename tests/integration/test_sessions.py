@@ -5,18 +5,25 @@ sign-in link, and failed sign-ins slowed per account without locking others out.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient
+from tests.helpers.db import query
 from tests.helpers.people import PASSWORD, sign_in, token_for
 
 from ocrlive.keys import SETTINGS
 from ocrlive.settings import Settings
 
 Client = TestClient[Any, Any]
+
+
+@pytest.fixture
+def backend_url(each_backend_url: str) -> str:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return each_backend_url
 
 
 def browser() -> aiohttp.ClientSession:
@@ -46,11 +53,10 @@ async def test_an_idle_session_gets_401_and_its_socket_is_closed(
         assert closed.type == aiohttp.WSMsgType.CLOSE and closed.data == 4001
         resp = await b.get(client.make_url("/api/tasks"))
         assert resp.status == 401 and (await resp.json())["error"]["code"] == "session_expired"
-    db = sqlite3.connect(client.server.app[SETTINGS].db_path)
-    expired = db.execute(
-        "SELECT username, outcome FROM audit_log WHERE action = 'session.expired'"
-    ).fetchall()
-    db.close()
+    expired = query(
+        client.server.app[SETTINGS].database,
+        "SELECT username, outcome FROM audit_log WHERE action = 'session.expired'",
+    )
     assert expired == [("admin", "idle")]
 
 

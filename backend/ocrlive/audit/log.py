@@ -19,7 +19,7 @@ from ocrlive.identity.permissions import Principal
 from ocrlive.store import audit as store
 from ocrlive.store.audit import Entry
 from ocrlive.store.health import describe_error, is_storage_error
-from ocrlive.store.sqlite.writer import SqliteWriter
+from ocrlive.store.sqlite.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def entry(
 
 
 class AuditLog:
-    def __init__(self, writer: SqliteWriter, *, enabled: bool = True) -> None:
+    def __init__(self, writer: Writer, *, enabled: bool = True) -> None:
         self._writer = writer
         self._pending: list[tuple[Entry, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None

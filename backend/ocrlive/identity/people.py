@@ -7,7 +7,6 @@ them in the same transaction, then tells the open sockets (close 4001)."""
 from __future__ import annotations
 
 import re
-import sqlite3
 
 from ocrlive.audit.actions import Action
 from ocrlive.audit.log import entry
@@ -26,6 +25,7 @@ from ocrlive.identity.secrets import TOKEN_PREFIX, new_secret
 from ocrlive.identity.service import Identity
 from ocrlive.store import people as store
 from ocrlive.store.people import TokenRow, User
+from ocrlive.store.sqlite.writer import Connection
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 FIRST_ADMIN = "admin"
@@ -89,7 +89,7 @@ async def set_role(identity: Identity, actor: Principal | None, username: str, r
     note = entry(actor, Action.USER_ROLE, username=_name(actor),
                  detail=f"{user.username}: {user.role} -> {held}")  # fmt: skip
 
-    def run(conn: sqlite3.Connection) -> None:
+    def run(conn: Connection) -> None:
         now = utcnow()
         store.update_user(conn, user.id, now, role=held.value)
         store.end_user_sessions(conn, user.id, "role changed", now)
@@ -108,7 +108,7 @@ async def set_password(
     note = entry(actor, Action.USER_PASSWORD, username=_name(actor), detail=user.username)
     own = actor is not None and actor.user_id == user.id
 
-    def run(conn: sqlite3.Connection) -> None:
+    def run(conn: Connection) -> None:
         now = utcnow()
         store.update_user(conn, user.id, now, password_hash=hashed)
         if not own:  # a reset by someone else ends the person's sessions
@@ -129,7 +129,7 @@ async def set_disabled(
     action = Action.USER_DISABLE if disabled else Action.USER_ENABLE
     note = entry(actor, action, username=_name(actor), detail=user.username)
 
-    def run(conn: sqlite3.Connection) -> None:
+    def run(conn: Connection) -> None:
         now = utcnow()
         store.update_user(conn, user.id, now, disabled=int(disabled))
         if disabled:

@@ -5,7 +5,6 @@ same transaction as the change itself."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,8 +22,9 @@ from ocrlive.identity.throttle import LoginThrottle
 from ocrlive.store import audit as audit_store
 from ocrlive.store import people as store
 from ocrlive.store.audit import Entry
+from ocrlive.store.database import Database
 from ocrlive.store.people import User
-from ocrlive.store.sqlite.database import Database
+from ocrlive.store.sqlite.writer import Connection
 
 T = TypeVar("T")
 
@@ -105,13 +105,13 @@ class Identity:
         for listener in self._listeners:
             listener(ending)
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def write(self, fn: Callable[[Connection], T]) -> T:
         return await self.db.writer.run(fn)
 
-    async def write_audited(self, fn: Callable[[sqlite3.Connection], T], *entries: Entry) -> T:
+    async def write_audited(self, fn: Callable[[Connection], T], *entries: Entry) -> T:
         """A change and its audit rows in one transaction: neither without the other."""
 
-        def run(conn: sqlite3.Connection) -> T:
+        def run(conn: Connection) -> T:
             result = fn(conn)
             audit_store.append(conn, list(entries))
             return result

@@ -5,3 +5,22 @@ Between tasks/ and store/: a line edit is made inside the event log's transactio
 (store/base.py `Revision`, through TaskManager.edit_line); search and the record reads
 are protocols (base.py) with a SQLite backend (sqlite.py) beside the task store.
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ocrlive.records.base import Records
+from ocrlive.store.db import is_url
+
+
+def open_records(database: Path | str) -> Records:
+    """Search and record reads on the backend that holds the tasks (a SQLite file or a
+    PostgreSQL URL), migrated already."""
+    if is_url(database):
+        from ocrlive.records.postgres import open_postgres_records
+
+        return open_postgres_records(str(database))
+    from ocrlive.records.sqlite import open_sqlite_records
+
+    return open_sqlite_records(Path(database))

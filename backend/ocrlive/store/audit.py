@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ocrlive.store.sqlite.writer import Connection
 
 GENESIS = "0" * 64
 ANCHOR_KEY = "audit_anchor"  # "<first kept id>:<hash of the row before it>" after a purge
@@ -46,7 +47,7 @@ def row_hash(row_id: int, fields: dict[str, Any], prev_hash: str) -> str:
     return hashlib.sha256(f"{prev_hash}|{body}".encode()).hexdigest()
 
 
-def append(conn: sqlite3.Connection, entries: list[Entry]) -> list[int]:
+def append(conn: Connection, entries: list[Entry]) -> list[int]:
     """Append in order inside the caller's (BEGIN IMMEDIATE) transaction: the last hash
     is read under the write lock, so another process (the CLI) cannot fork the chain."""
     last = conn.execute("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
@@ -66,7 +67,7 @@ def append(conn: sqlite3.Connection, entries: list[Entry]) -> list[int]:
     return ids
 
 
-def _anchor_sync(conn: sqlite3.Connection) -> tuple[int, str]:
+def _anchor_sync(conn: Connection) -> tuple[int, str]:
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (ANCHOR_KEY,)).fetchone()
     return _parse_anchor(row[0] if row else None)
 
@@ -79,7 +80,7 @@ def _parse_anchor(value: str | None) -> tuple[int, str]:
     return int(first) - 1, prev
 
 
-def purge_before(conn: sqlite3.Connection, cutoff: str) -> int:
+def purge_before(conn: Connection, cutoff: str) -> int:
     """Delete rows older than `cutoff` (the retention purge, never the task purge) and
     keep the chain verifiable: the anchor records where the kept rows begin."""
     last_old = conn.execute(
@@ -93,7 +94,7 @@ def purge_before(conn: sqlite3.Connection, cutoff: str) -> int:
     return cur.rowcount
 
 
-def _set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+def _set_meta(conn: Connection, key: str, value: str) -> None:
     conn.execute(
         "INSERT INTO meta (key, value) VALUES (?, ?) "
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -109,7 +110,7 @@ class Verdict:
     row_id: int | None = None
 
 
-def verify(conn: sqlite3.Connection) -> Verdict:
+def verify(conn: Connection) -> Verdict:
     """Walk the chain; the first row that was altered, or the first gap, is named."""
     prev_id, prev_hash = _anchor_sync(conn)
     count = 0
@@ -127,7 +128,7 @@ def verify(conn: sqlite3.Connection) -> Verdict:
     return Verdict(True, count)
 
 
-def _rows(conn: sqlite3.Connection) -> Iterator[tuple[int, dict[str, Any], str, str]]:
+def _rows(conn: Connection) -> Iterator[tuple[int, dict[str, Any], str, str]]:
     cur = conn.execute(f"SELECT {COLUMNS} FROM audit_log ORDER BY id")
     while batch := cur.fetchmany(1000):
         for r in batch:

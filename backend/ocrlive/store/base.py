@@ -39,7 +39,7 @@ from ocrlive.events import Event, Task
 from ocrlive.ocr.types import TaskResult
 
 if TYPE_CHECKING:
-    from ocrlive.store.sqlite.database import Database
+    from ocrlive.store.database import Database
 
 
 class TaskFilter(StrEnum):
@@ -148,8 +148,25 @@ class EventLog(Protocol):
 
     def head(self) -> int: ...
 
+    @property
+    def shared(self) -> bool:
+        """Other processes append to this log too (nodes on one PostgreSQL): a task's
+        row may have changed since this process last wrote it."""
+        ...
+
+    def on_remote(self, deliver: Callable[[list[Event]], None]) -> None:
+        """Events that other processes (other nodes on one PostgreSQL) committed, in seq
+        order and before any later event of this process: `deliver` is called in the
+        event loop. A SQLite file has one writer: it never calls it."""
+        ...
+
     def floor(self) -> int:
         """Every event deleted so far has a seq at or below this."""
+        ...
+
+    async def nodes(self) -> list[dict[str, object]]:
+        """The server processes writing this log now (`/api/status`): this one on
+        SQLite; on PostgreSQL every node connected to the database."""
         ...
 
     async def compact(self, finished_before: str) -> int:

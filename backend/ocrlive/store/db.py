@@ -22,14 +22,30 @@ def migrations_dir() -> Path:
 MIGRATIONS_DIR = migrations_dir()
 
 
-def alembic_config(db_path: Path) -> Config:
+def is_url(target: Path | str) -> bool:
+    return isinstance(target, str) and "://" in target
+
+
+def describe(target: Path | str) -> str:
+    """For messages: the URL without its password, or the file."""
+    if is_url(target):
+        from sqlalchemy.engine import make_url
+
+        return make_url(str(target)).render_as_string(hide_password=True)
+    return str(target)
+
+
+def alembic_config(target: Path | str) -> Config:
+    """For a SQLite file (a path) or a database URL (postgresql+psycopg://...)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("sqlalchemy.url", f"sqlite:///{db_path}")
+    url = str(target) if is_url(target) else f"sqlite:///{target}"
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # configparser escapes
     return cfg
 
 
-def migrate(db_path: Path) -> None:
+def migrate(target: Path | str) -> None:
     """Bring the database to the newest revision (synchronous; run before serving)."""
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(db_path), "head")
+    if not is_url(target):
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(target), "head")

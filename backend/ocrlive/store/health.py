@@ -1,9 +1,10 @@
 """Is storage answering? What counts as a storage fault, and the condition that
 `/api/status` shows while one lasts.
 
-A full disk, an I/O error, a read-only remount, a lock held past the busy timeout or a
-damaged database page are faults of the machine, not of a request: callers answer them
-with 503 `storage_unavailable` and keep running; the first success clears the condition.
+A full disk, an I/O error, a read-only remount, a lock held past the busy timeout, a
+damaged database page or a PostgreSQL server that cannot be reached are faults of the
+machine, not of a request: callers answer them with 503 `storage_unavailable` and keep
+running; the first success clears the condition.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import psycopg
 from sqlalchemy.exc import DBAPIError
 
 from ocrlive.errors import StorageUnavailable
@@ -24,10 +26,14 @@ log = logging.getLogger(__name__)
 
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
 # IntegrityError, ProgrammingError, InterfaceError... are our bugs, not the disk's.
-_SQLITE_FAULTS = (sqlite3.OperationalError,)
+# PostgreSQL's OperationalError: the server cannot be reached, shuts down, or ended the
+# connection (AdminShutdown is one).
+_SQLITE_FAULTS = (sqlite3.OperationalError, psycopg.OperationalError)
 
 
 def is_storage_error(exc: BaseException) -> bool:
+    if isinstance(exc, StorageUnavailable):  # raised by the PostgreSQL backend itself
+        return True
     if isinstance(exc, DBAPIError) and exc.orig is not None:
         exc = exc.orig
     if isinstance(exc, OSError):

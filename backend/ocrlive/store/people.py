@@ -1,16 +1,18 @@
 """People, their sessions, API tokens and single-use login links.
 
-Writes are plain sqlite3 functions run on the single writer (Database.writer) or by
+Writes are plain functions (sqlite3's calls; PgConnection offers the same) run on the
+backend's single writer (Database.writer) or by
 the CLI in its own transaction; reads go through the async engine like every read."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ocrlive.store.sqlite.writer import Connection
 
 USER_COLUMNS = "id, username, role, disabled, password_hash, source, created_at, updated_at"
 
@@ -73,18 +75,18 @@ def _user(row: Any) -> User:
 
 
 def insert_user(
-    conn: sqlite3.Connection, username: str, role: str, password_hash: str | None,
+    conn: Connection, username: str, role: str, password_hash: str | None,
     source: str, now: str,
 ) -> int:  # fmt: skip
     cur = conn.execute(
         "INSERT INTO users (username, role, disabled, password_hash, source, created_at, "
-        "updated_at) VALUES (?, ?, 0, ?, ?, ?, ?)",
+        "updated_at) VALUES (?, ?, 0, ?, ?, ?, ?) RETURNING id",
         (username, role, password_hash, source, now, now),
     )
-    return int(cur.lastrowid or 0)
+    return int(cur.fetchone()[0])
 
 
-def update_user(conn: sqlite3.Connection, user_id: int, now: str, **values: Any) -> None:
+def update_user(conn: Connection, user_id: int, now: str, **values: Any) -> None:
     allowed = {"role", "disabled", "password_hash"}
     assert set(values) <= allowed, values
     sets = ", ".join(f"{k} = ?" for k in values)
@@ -93,19 +95,19 @@ def update_user(conn: sqlite3.Connection, user_id: int, now: str, **values: Any)
     )
 
 
-def user_by_name_sync(conn: sqlite3.Connection, username: str) -> User | None:
+def user_by_name_sync(conn: Connection, username: str) -> User | None:
     row = conn.execute(
         f"SELECT {USER_COLUMNS} FROM users WHERE username = ?", (username,)
     ).fetchone()
     return _user(row) if row else None
 
 
-def count_users_sync(conn: sqlite3.Connection) -> int:
+def count_users_sync(conn: Connection) -> int:
     return int(conn.execute("SELECT count(*) FROM users").fetchone()[0])
 
 
 def insert_session(
-    conn: sqlite3.Connection, id_hash: str, user_id: int, now: str, expires_at: str,
+    conn: Connection, id_hash: str, user_id: int, now: str, expires_at: str,
     address: str, user_agent: str,
 ) -> None:  # fmt: skip
     conn.execute(
@@ -115,14 +117,14 @@ def insert_session(
     )
 
 
-def touch_session(conn: sqlite3.Connection, id_hash: str, now: str) -> None:
+def touch_session(conn: Connection, id_hash: str, now: str) -> None:
     conn.execute(
         "UPDATE sessions SET last_seen_at = ? WHERE id_hash = ? AND ended_at IS NULL",
         (now, id_hash),
     )
 
 
-def end_session(conn: sqlite3.Connection, id_hash: str, reason: str, now: str) -> bool:
+def end_session(conn: Connection, id_hash: str, reason: str, now: str) -> bool:
     cur = conn.execute(
         "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id_hash = ? AND ended_at IS NULL",
         (now, reason, id_hash),
@@ -130,7 +132,7 @@ def end_session(conn: sqlite3.Connection, id_hash: str, reason: str, now: str) -
     return cur.rowcount > 0
 
 
-def end_user_sessions(conn: sqlite3.Connection, user_id: int, reason: str, now: str) -> int:
+def end_user_sessions(conn: Connection, user_id: int, reason: str, now: str) -> int:
     cur = conn.execute(
         "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE user_id = ? AND ended_at IS NULL",
         (now, reason, user_id),
@@ -139,18 +141,18 @@ def end_user_sessions(conn: sqlite3.Connection, user_id: int, reason: str, now: 
 
 
 def insert_token(
-    conn: sqlite3.Connection, user_id: int, name: str, token_hash: str, prefix: str,
+    conn: Connection, user_id: int, name: str, token_hash: str, prefix: str,
     role: str, now: str,
 ) -> int:  # fmt: skip
     cur = conn.execute(
         "INSERT INTO api_tokens (user_id, name, token_hash, prefix, role, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         (user_id, name, token_hash, prefix, role, now),
     )
-    return int(cur.lastrowid or 0)
+    return int(cur.fetchone()[0])
 
 
-def revoke_token(conn: sqlite3.Connection, token_id: int, now: str) -> bool:
+def revoke_token(conn: Connection, token_id: int, now: str) -> bool:
     cur = conn.execute(
         "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
         (now, token_id),
@@ -158,7 +160,7 @@ def revoke_token(conn: sqlite3.Connection, token_id: int, now: str) -> bool:
     return cur.rowcount > 0
 
 
-def revoke_tokens_outside(conn: sqlite3.Connection, user_id: int, keep: list[str], now: str) -> int:
+def revoke_tokens_outside(conn: Connection, user_id: int, keep: list[str], now: str) -> int:
     """On a role change, tokens whose role the person no longer holds stop working."""
     marks = ", ".join("?" for _ in keep) or "''"
     cur = conn.execute(
@@ -169,20 +171,18 @@ def revoke_tokens_outside(conn: sqlite3.Connection, user_id: int, keep: list[str
     return cur.rowcount
 
 
-def touch_token(conn: sqlite3.Connection, token_id: int, now: str) -> None:
+def touch_token(conn: Connection, token_id: int, now: str) -> None:
     conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now, token_id))
 
 
-def insert_link(
-    conn: sqlite3.Connection, link_hash: str, user_id: int, now: str, expires_at: str
-) -> None:
+def insert_link(conn: Connection, link_hash: str, user_id: int, now: str, expires_at: str) -> None:
     conn.execute(
         "INSERT INTO login_links (link_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
         (link_hash, user_id, now, expires_at),
     )
 
 
-def use_link(conn: sqlite3.Connection, link_hash: str, now: str) -> int | None:
+def use_link(conn: Connection, link_hash: str, now: str) -> int | None:
     """The link's person, once: it is marked used in the same transaction."""
     row = conn.execute(
         "SELECT user_id FROM login_links WHERE link_hash = ? AND used_at IS NULL "

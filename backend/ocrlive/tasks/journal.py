@@ -62,6 +62,16 @@ class Journal:
         # batches (one flusher at a time).
         self._active: dict[str, Task] = {}
 
+    def remote(self, events: list[Event]) -> None:
+        """Events another node committed (between this node's batches, in seq order):
+        applied and published like ours."""
+        for event in events:
+            self.live.apply(event)
+            try:
+                self.publisher.publish(event)
+            except Exception:  # stored all the same
+                log.exception("publishing event %d failed", event.seq)
+
     async def submit(self, change: Change) -> Outcome:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._queue.append((change, future))
@@ -141,11 +151,10 @@ class Journal:
         return task, True
 
     def _stage_transition(self, change: Transition, batch: _Batch) -> Task:
-        task = (
-            batch.staged.get(change.task_id)
-            or self._active.get(change.task_id)
-            or batch.tx.get_task(change.task_id)
-        )
+        # On a shared log another node may have changed the task (a cancel there): its
+        # row, read under the log's lock, is the truth; this process's copy is not.
+        cached = None if self.log.shared else self._active.get(change.task_id)
+        task = batch.staged.get(change.task_id) or cached or batch.tx.get_task(change.task_id)
         if task is None:
             raise TaskNotFound(change.task_id)
         if task.status not in change.allowed:

@@ -49,6 +49,8 @@ class TaskManager:
         return self.store.log.epoch
 
     async def start(self) -> None:
+        # Before open: on PostgreSQL the log follows other nodes from the moment it opens.
+        self.store.log.on_remote(self.journal.remote)
         await self.store.log.open()
         await self.live.load(self.store.tasks)
 

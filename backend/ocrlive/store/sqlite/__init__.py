@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ocrlive.store.base import Store
-from ocrlive.store.sqlite.database import Database
+from ocrlive.store.database import Database
 from ocrlive.store.sqlite.log import SqliteEventLog
 from ocrlive.store.sqlite.reader import Reader
 from ocrlive.store.sqlite.tasks import SqliteTaskStore

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import bisect
 import json
-import sqlite3
+import os
+import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
@@ -14,8 +16,8 @@ from ocrlive.events import Event, Task
 from ocrlive.ocr.types import TaskResult
 from ocrlive.store.base import LogTransaction, Plan, Purged, Writes
 from ocrlive.store.sqlite import rows
-from ocrlive.store.sqlite.reader import Reader
-from ocrlive.store.sqlite.writer import SqliteWriter
+from ocrlive.store.sqlite.reader import Reads
+from ocrlive.store.sqlite.writer import Connection, Writer
 
 EPOCH_KEY = "epoch"
 FLOOR_KEY = "purge_floor"
@@ -30,14 +32,15 @@ RECENT = 2048
 
 
 class _Transaction(LogTransaction):
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection, head_sql: str) -> None:
         self.conn = conn
+        self.head_sql = head_sql
         self.first: int | None = None
         self.next = 0
 
     def allocate_seq(self) -> int:
         if self.first is None:
-            row = self.conn.execute(rows.HEAD).fetchone()
+            row = self.conn.execute(self.head_sql).fetchone()
             self.first = self.next = (int(row[0]) if row else 0) + 1
         seq, self.next = self.next, self.next + 1
         return seq
@@ -63,7 +66,10 @@ class _Opened:
 
 
 class SqliteEventLog:
-    def __init__(self, writer: SqliteWriter, reader: Reader) -> None:
+    HEAD_SQL = rows.HEAD  # the highest seq ever given (the PostgreSQL log has its own)
+    shared = False  # this process is the file's only writer
+
+    def __init__(self, writer: Writer, reader: Reads) -> None:
         self._writer = writer
         self._reader = reader
         self._epoch = ""
@@ -84,8 +90,14 @@ class SqliteEventLog:
     def floor(self) -> int:
         return self._floor
 
+    def on_remote(self, deliver: Callable[[list[Event]], None]) -> None:
+        """This process is the file's only writer: nothing comes from elsewhere."""
+
+    async def nodes(self) -> list[dict[str, object]]:
+        return [{"name": node_name(), "self": True}]
+
     async def open(self) -> None:
-        opened = await self._writer.run(_open)
+        opened = await self._writer.run(lambda conn: _open(conn, self.HEAD_SQL))
         self._epoch, self._head, self._floor = opened.epoch, opened.head, opened.floor
 
     async def close(self) -> None:
@@ -94,7 +106,7 @@ class SqliteEventLog:
     # --- writing ------------------------------------------------------------
 
     async def append(self, plan: Plan) -> list[Event]:
-        events = await self._writer.run(lambda conn: _write(conn, plan))
+        events = await self._writer.run(lambda conn: write_plan(conn, plan, self.HEAD_SQL))
         if events:
             self._head = events[-1].seq
             self._remember(events)
@@ -113,7 +125,7 @@ class SqliteEventLog:
             total += deleted
         return total
 
-    def _compact(self, conn: sqlite3.Connection, before: str) -> int:
+    def _compact(self, conn: Connection, before: str) -> int:
         query = (f"SELECT seq FROM events WHERE type = {rows.PROGRESS} "
                  f"AND task_id IN ({rows.FINISHED_BEFORE}) ORDER BY seq LIMIT ?")  # fmt: skip
         seqs = [row[0] for row in conn.execute(query, (before, COMPACT_CHUNK))]
@@ -132,7 +144,7 @@ class SqliteEventLog:
             task_ids += chunk.task_ids
             orphans += chunk.orphan_files
 
-    def _purge(self, conn: sqlite3.Connection, before: str) -> Purged:
+    def _purge(self, conn: Connection, before: str) -> Purged:
         query = f"SELECT id, file_path FROM tasks WHERE id IN ({rows.FINISHED_BEFORE}) LIMIT ?"
         doomed = conn.execute(query, (before, PURGE_CHUNK)).fetchall()
         ids = [task_id for task_id, _ in doomed]
@@ -148,7 +160,7 @@ class SqliteEventLog:
         still_used = {row[0] for row in conn.execute(held, paths)}
         return Purged(ids, [p for p in paths if p not in still_used])
 
-    def _raise_floor(self, conn: sqlite3.Connection, seq: int) -> None:
+    def _raise_floor(self, conn: Connection, seq: int) -> None:
         """In the deleting transaction, before the deletes are visible to any reader."""
         floor = max(self._floor, seq)
         conn.execute(rows.SET_META, (FLOOR_KEY, str(floor), str(floor)))
@@ -168,12 +180,17 @@ class SqliteEventLog:
             start = bisect.bisect_right(recent, since, key=lambda e: e.seq)
             found = [e for e in recent[start:] if task_id is None or e.task.id == task_id]
             return found[:limit]
+        # Rows past the head are committed but not yet published here (by this process's
+        # journal, or on PostgreSQL by another node's): they reach the client live, so a
+        # replay that held them too would send them twice.
+        head = self._head
         sql = f"{rows.EVENTS_SINCE} ORDER BY seq LIMIT ?"
         params: list[object] = [since, limit]
         if task_id is not None:
             sql = f"{rows.EVENTS_SINCE_OF_TASK} ORDER BY seq LIMIT ?"
             params = [task_id, *params]
         found = [rows.event_from_row(*row) for row in await self._reader.all(sql, params)]
+        found = [event for event in found if event.seq <= head]
         # Checked again: a purge that committed while we read raised the floor first.
         return found if self._replayable(since, epoch) else None
 
@@ -183,20 +200,25 @@ class SqliteEventLog:
         return self._floor <= since <= self._head
 
 
-def _open(conn: sqlite3.Connection) -> _Opened:
+def node_name() -> str:
+    """How this server process names itself among the nodes of one database."""
+    return f"{socket.gethostname()} pid {os.getpid()}"
+
+
+def _open(conn: Connection, head_sql: str) -> _Opened:
     found = conn.execute(rows.GET_META, (EPOCH_KEY,)).fetchone()
     epoch = found[0] if found else uuid.uuid4().hex[:16]
     if not found:
         conn.execute(rows.SET_META, (EPOCH_KEY, epoch, epoch))
-    head = conn.execute(rows.HEAD).fetchone()
+    head = conn.execute(head_sql).fetchone()
     floor = conn.execute(rows.GET_META, (FLOOR_KEY,)).fetchone()
     return _Opened(epoch, int(head[0]) if head else 0, int(floor[0]) if floor else 0)
 
 
-def _write(conn: sqlite3.Connection, plan: Plan) -> list[Event]:
+def write_plan(conn: Connection, plan: Plan, head_sql: str) -> list[Event]:
     """On the writer thread, in its transaction: the plan, then its rows, each kind as
     one executemany."""
-    tx = _Transaction(conn)
+    tx = _Transaction(conn, head_sql)
     writes = plan(tx)
     given = [e.seq for e in writes.events]
     if given != list(range(tx.first or 0, tx.next)):
@@ -205,7 +227,7 @@ def _write(conn: sqlite3.Connection, plan: Plan) -> list[Event]:
     return writes.events
 
 
-def _store(conn: sqlite3.Connection, writes: Writes) -> None:
+def _store(conn: Connection, writes: Writes) -> None:
     if writes.inserts:
         conn.executemany(rows.INSERT_TASK, [rows.insert_row(t, s) for t, s in writes.inserts])
     if writes.updates:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -19,6 +19,16 @@ def _on_connect(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+class Reads(Protocol):
+    """Reads with the backend's driver (SQLite here, or PostgreSQL), `?` marks."""
+
+    async def all(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> Sequence[Any]: ...
+
+    async def first(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> Any | None: ...
+
+    async def close(self) -> None: ...
 
 
 class Reader:

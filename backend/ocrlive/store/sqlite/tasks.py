@@ -10,7 +10,7 @@ from ocrlive.events import ACTIVE_STATUSES, FINISHED_STATUSES, Task
 from ocrlive.ocr.types import TaskResult
 from ocrlive.store.base import TaskFilter
 from ocrlive.store.sqlite import rows
-from ocrlive.store.sqlite.reader import Reader
+from ocrlive.store.sqlite.reader import Reads
 
 _ACTIVE = f"WHERE status IN ({', '.join(repr(str(s)) for s in sorted(ACTIVE_STATUSES))})"
 _FINISHED = f"WHERE status IN ({', '.join(repr(str(s)) for s in sorted(FINISHED_STATUSES))})"
@@ -18,7 +18,7 @@ _WHERE = {TaskFilter.ACTIVE: _ACTIVE, TaskFilter.FINISHED: _FINISHED, TaskFilter
 
 
 class SqliteTaskStore:
-    def __init__(self, reader: Reader) -> None:
+    def __init__(self, reader: Reads) -> None:
         self._reader = reader
 
     async def get(self, task_id: str) -> Task | None:
