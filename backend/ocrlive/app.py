@@ -70,14 +70,15 @@ def create_app(
 ) -> web.Application:
     """The database must already be migrated (ocrlive.store.db.migrate)."""
     check_aiohttp()  # the WebSocket fan-out's raw writes: fail here, not mid-broadcast
-    middlewares = [security_headers, errors_middleware, access_middleware]
-    app = web.Application(middlewares=middlewares)
+    app = web.Application(middlewares=[errors_middleware, access_middleware])
+    app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
     app[STARTED_AT] = time.time()
     app[STORAGE] = StorageHealth()
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     setup_routes(app)
-    add_route(app, "GET", "/api/ws", websocket, PUBLIC)  # it authenticates itself
+    # ws/view.py authenticates itself, with the services built in _tasks below.
+    add_route(app, "GET", "/api/ws", view.handle, PUBLIC)
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_tasks)
     app.cleanup_ctx.append(_pool(engine_factory))
@@ -85,11 +86,6 @@ def create_app(
     app.cleanup_ctx.append(_retention)
     app.on_shutdown.append(_close_sockets)
     return app
-
-
-async def websocket(request: web.Request) -> web.StreamResponse:
-    """GET /api/ws (ws/view.py), with the services built below."""
-    return await view.handle(request, request.app[WS])
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:

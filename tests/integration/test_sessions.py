@@ -14,8 +14,12 @@ from aiohttp.test_utils import TestClient
 from tests.helpers.db import query
 from tests.helpers.people import PASSWORD, sign_in, token_for
 
+from ocrlive.audit.log import AuditLog
+from ocrlive.identity import people
+from ocrlive.identity.service import Identity, IdentityConfig
 from ocrlive.keys import SETTINGS
 from ocrlive.settings import Settings
+from ocrlive.store.database import Database
 
 Client = TestClient[Any, Any]
 
@@ -103,6 +107,47 @@ async def test_disabling_or_a_role_change_ends_sessions_and_sockets(client: Clie
         await sign_in(b, client, "nurse")
         await client.patch("/api/users/nurse", json={"disabled": True})
         assert (await b.get(client.make_url("/api/session"))).status == 401
+
+
+async def test_a_revoked_token_opens_no_more_sockets(client: Client) -> None:
+    """Handshakes may reuse a token verified in the last seconds (identity/recent.py):
+    a revocation through the API ends that at once; one made by another process (the
+    CLI) refuses HTTP at once and handshakes once the sweep has seen it."""
+    settings = client.server.app[SETTINGS]
+    url = client.make_url("/api/ws")
+    async with aiohttp.ClientSession() as program:
+        for how in ("api", "elsewhere"):
+            auth = {"Authorization": f"Bearer {await token_for(settings, 'nurse', 'clerk')}"}
+            first = await program.ws_connect(url, headers=auth)
+            assert (await first.receive_json(timeout=5))["type"] == "hello"
+            again = await program.ws_connect(url, headers=auth)  # the remembered token
+            assert (await again.receive_json(timeout=5))["type"] == "hello"
+            tokens = await (await program.get(client.make_url("/api/tokens"), headers=auth)).json()
+            token_id = tokens["tokens"][0]["id"]
+            if how == "api":
+                path = client.make_url(f"/api/tokens/{token_id}")
+                assert (await program.delete(path, headers=auth)).status == 200
+            else:
+                await _revoke_elsewhere(settings, token_id)
+                assert (
+                    await program.get(client.make_url("/api/tasks"), headers=auth)
+                ).status == 401
+            assert (await first.receive(timeout=10)).data == 4001
+            refused = await program.ws_connect(url, headers=auth)
+            assert (await refused.receive(timeout=5)).data == 4001, how
+            await again.close()
+
+
+async def _revoke_elsewhere(settings: Settings, token_id: int) -> None:
+    """As `ocrlive tokens revoke` does, from its own connection: the server's identity
+    hears nothing of it."""
+    db = Database.open(settings.database)
+    try:
+        await people.revoke_token(
+            Identity(db, AuditLog(db.writer), IdentityConfig()), None, token_id
+        )
+    finally:
+        await db.close()
 
 
 async def test_cross_origin_state_changes_by_cookie_are_refused(client: Client) -> None:

@@ -78,12 +78,20 @@ def subject(
 
 
 @web.middleware
-async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def access_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+    """A public route answers through its handler's own coroutine, not one of ours
+    around it: an open WebSocket holds every coroutine level above it (~220 B each)."""
     access = access_of(request)
     if access is not None and access.public:
         if request.method not in SAFE_METHODS:
             check_browser_origin(request)
-        return await handler(request)
+        return handler(request)
+    return _guarded(request, handler, access)
+
+
+async def _guarded(
+    request: web.Request, handler: Handler, access: Access | None
+) -> web.StreamResponse:
     who = await request.app[AUTH].authenticate(request, touch=access.touch if access else True)
     if who is None:
         raise Unauthorized("Sign in, or send an API token (Authorization: Bearer)")

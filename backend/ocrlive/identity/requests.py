@@ -63,10 +63,12 @@ class RequestAuth:
         return principal
 
     async def resolve(
-        self, creds: Credentials, address: str, *, touch: bool = True
+        self, creds: Credentials, address: str, *, touch: bool = True, recent: bool = False
     ) -> Principal | None:
+        """recent=True: a WebSocket handshake, which may use a token verified within the
+        last seconds (identity/recent.py); an HTTP request always reads the database."""
         if creds.kind == "bearer":
-            return await self.identity.from_token(creds.value, address)
+            return await self.identity.from_token(creds.value, address, recent=recent)
         if creds.kind == "cookie":
             return await self.identity.from_session(creds.value, address, touch=touch)
         if creds.kind == "proxy":

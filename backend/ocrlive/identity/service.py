@@ -16,7 +16,8 @@ from ocrlive.audit.log import AuditLog, entry
 from ocrlive.errors import InvalidCredentials, InvalidLink, RateLimited, SessionEnded
 from ocrlive.events import utcnow
 from ocrlive.identity.passwords import hash_password, needs_rehash, verify_password
-from ocrlive.identity.permissions import ROLE_PERMISSIONS, Principal, Role, Via
+from ocrlive.identity.permissions import Principal, Role, Via, held_permissions
+from ocrlive.identity.recent import RecentTokens
 from ocrlive.identity.secrets import digest, new_secret
 from ocrlive.identity.throttle import LoginThrottle
 from ocrlive.store import audit as audit_store
@@ -83,7 +84,7 @@ def principal_for(
 ) -> Principal:
     own = Role(user.role)
     held = role or own
-    perms = ROLE_PERMISSIONS[held] & ROLE_PERMISSIONS[own]
+    perms = held_permissions(held, own)
     return Principal(user.id, user.username, held, via, address, perms, session, token_id)
 
 
@@ -95,6 +96,7 @@ class Identity:
         self.throttle = LoginThrottle()
         self._listeners: list[EndListener] = []
         self._token_touched: dict[int, float] = {}
+        self.recent_tokens = RecentTokens()
         self._background: set[asyncio.Task[None]] = set()
 
     def on_end(self, listener: EndListener) -> None:
@@ -102,6 +104,7 @@ class Identity:
 
     def ended(self, **what: int | str | None) -> None:
         ending = Ending(**what)  # type: ignore[arg-type]
+        self.recent_tokens.forget(ending.covers)
         for listener in self._listeners:
             listener(ending)
 
@@ -238,16 +241,26 @@ class Identity:
         idle = later(self.config.idle_timeout, row.last_seen_at)
         return {"idle_expires_at": min(idle, row.expires_at), "expires_at": row.expires_at}
 
-    async def from_token(self, secret: str, address: str) -> Principal | None:
+    async def from_token(
+        self, secret: str, address: str, *, recent: bool = False
+    ) -> Principal | None:
+        """recent=True (WebSocket handshakes): a verification up to RECHECK_S old will do
+        (identity/recent.py says why that is as safe as the open sockets)."""
         if not secret or len(secret) > 200:
             return None
+        token_hash = digest(secret)
+        if recent and (seen := self.recent_tokens.get(token_hash, address)) is not None:
+            return seen
+        generation = self.recent_tokens.generation
         async with self.db.read() as conn:
-            token = await store.get_token(conn, digest(secret))
+            token = await store.get_token(conn, token_hash)
             user = await store.get_user(conn, token.user_id) if token else None
         if token is None or user is None or token.revoked_at or user.disabled:
             return None
         self._touch_token(token.id)
-        return principal_for(user, Via.TOKEN, address, Role(token.role), token_id=token.id)
+        principal = principal_for(user, Via.TOKEN, address, Role(token.role), token_id=token.id)
+        self.recent_tokens.put(token_hash, principal, generation)
+        return principal
 
     def _touch_token(self, token_id: int) -> None:
         now = time.monotonic()
@@ -270,6 +283,9 @@ class Identity:
         async with self.db.read() as conn:
             states = await store.session_states(conn, sessions)
             live_tokens = await store.live_tokens(conn, tokens)
+        gone = set(tokens) - live_tokens  # e.g. revoked by the CLI: no new handshakes either
+        if gone:
+            self.recent_tokens.forget(lambda p: p.token_id in gone)
         valid: set[Principal] = set()
         for p in principals:
             if (p.token_id is not None and p.token_id in live_tokens) or (

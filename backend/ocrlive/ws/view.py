@@ -11,6 +11,7 @@ from aiohttp import WSMessage, WSMsgType, web
 from ocrlive.errors import RateLimited, SessionEnded
 from ocrlive.identity.permissions import Principal
 from ocrlive.identity.requests import Credentials, check_origin
+from ocrlive.keys import WS
 from ocrlive.ratelimit import TokenBucket
 from ocrlive.store.health import describe_error, is_storage_error
 from ocrlive.ws.commands import COMMANDS
@@ -36,24 +37,11 @@ MAX_ERRORS = 100  # protocol errors tolerated on one connection before it is clo
 MAX_REJECTED = 200  # messages refused by the rate limit before the connection is closed
 
 
-async def handle(request: web.Request, services: WsServices) -> web.StreamResponse:
-    address = services.auth.address(request)
-    creds = services.auth.credentials(request)
-    principal: Principal | None = None
-    if creds.kind:
-        if creds.kind == "cookie":
-            check_origin(request)
-        try:
-            principal = await services.auth.resolve(creds, address, touch=False)
-        except SessionEnded:
-            principal = None  # closed with 4001 below; not a guess, so not counted
-        else:
-            if principal is None:
-                await services.auth.failed(address)  # 429 past the limit, before the upgrade
-    # Only sockets that are not signed in yet count toward the per-address limit: a
-    # ward reconnecting through one proxy after a restart is many people, not a flood.
-    elif not services.connect_limit.hit(address):
-        raise RateLimited("Too many connection attempts; wait a minute")
+async def handle(request: web.Request) -> web.StreamResponse:
+    """The route's handler itself: while a socket is open only this coroutine and
+    _serve wait on it (each coroutine level held costs an idle socket ~270 B)."""
+    services = request.app[WS]
+    given, principal = await _authenticate(request, services)
     # No permessage-deflate: measured (scripts/bench_ws.py), zlib's 262 KiB per socket
     # and the CPU of compressing every frame per client cost far more than the bytes
     # saved on ~600-byte progress frames over a hospital LAN.
@@ -63,28 +51,52 @@ async def handle(request: web.Request, services: WsServices) -> web.StreamRespon
     ws = web.WebSocketResponse(autoping=False, max_msg_size=MAX_FRAME, compress=False)
     await ws.prepare(request)
     try:
-        await _open(ws, request, services, creds.kind, principal)
+        if principal is None:
+            principal = await _admit(ws, request, services, given)
+        if principal is not None:
+            await _serve(ws, request, services, principal)
     except ConnectionError:  # the client went away; after prepare() no answer can follow
-        log.info("WebSocket client %s disconnected", address)
+        log.info("WebSocket client %s disconnected", services.auth.address(request))
     return ws
 
 
-async def _open(
-    ws: web.WebSocketResponse, request: web.Request, services: WsServices, given: str,
-    principal: Principal | None,
-) -> None:  # fmt: skip
+async def _authenticate(request: web.Request, services: WsServices) -> tuple[str, Principal | None]:
+    """(the kind of credentials the handshake carried, their principal), before the
+    upgrade, so that a refusal can still be an HTTP answer (429, 403)."""
     address = services.auth.address(request)
-    if given and principal is None:
-        await ws.close(code=CloseCode.UNAUTHORIZED, message=b"unauthorized")
-        return
+    creds = services.auth.credentials(request)
+    if not creds.kind:
+        # Only sockets that are not signed in yet count toward the per-address limit: a
+        # ward reconnecting through one proxy after a restart is many people, not a flood.
+        if not services.connect_limit.hit(address):
+            raise RateLimited("Too many connection attempts; wait a minute")
+        return "", None
+    if creds.kind == "cookie":
+        check_origin(request)
+    try:
+        principal = await services.auth.resolve(creds, address, touch=False, recent=True)
+    except SessionEnded:
+        return creds.kind, None  # closed with 4001 below; not a guess, so not counted
     if principal is None:
-        user_agent = request.headers.get("User-Agent", "")[:200]
-        with services.connections.authenticating(address, user_agent):
-            principal = await _message_auth(ws, services, address)
-        if principal is None:
-            return
+        await services.auth.failed(address)  # 429 past the limit, before the upgrade
+    return creds.kind, principal
+
+
+async def _admit(
+    ws: web.WebSocketResponse, request: web.Request, services: WsServices, given: str
+) -> Principal | None:
+    """No principal from the handshake: refused when it carried credentials, otherwise
+    asked for in the first message."""
+    if given:
+        await ws.close(code=CloseCode.UNAUTHORIZED, message=b"unauthorized")
+        return None
+    address = services.auth.address(request)
+    user_agent = request.headers.get("User-Agent", "")[:200]
+    with services.connections.authenticating(address, user_agent):
+        principal = await _message_auth(ws, services, address)
+    if principal is not None:
         services.connect_limit.forgive(address)
-    await _serve(ws, request, services, principal)
+    return principal
 
 
 async def _message_auth(
@@ -102,7 +114,8 @@ async def _message_auth(
     token = _auth_token(msg.data) if msg.type == WSMsgType.TEXT else None
     principal = None
     if token is not None:
-        principal = await services.auth.resolve(Credentials("bearer", token), address)
+        creds = Credentials("bearer", token)
+        principal = await services.auth.resolve(creds, address, recent=True)
     if principal is not None:
         return principal
     services.auth.failures.hit(address)
