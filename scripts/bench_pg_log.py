@@ -5,9 +5,10 @@ seqs commit in order (store/postgres/log.py). This measures, on a throwaway clus
 (initdb + pg_ctl in a temporary folder, fsync off as in the tests), one-event task
 changes through the real TaskManager and PostgreSQL event log:
 
-- one node, appends one after another: with the lock and without it (the baseline:
-  the same transaction minus the lock, correct only while a single node writes),
-  alternated over several rounds, medians;
+- one node, appends one after another: on SQLite (the embedded default's one writer
+  thread: the baseline), on PostgreSQL without the lock (the same transaction with a
+  plain SELECT in its place, correct only while a single node writes) and with it,
+  alternated over several rounds, medians, as ratios to SQLite;
 - two nodes in one process writing at once (with the lock: they take turns), and
   the delivery of each event committed on node A to node B's subscribers (LISTEN/
   NOTIFY wake-up, then a read of the table): p50 / p99 from commit to delivery.
@@ -20,8 +21,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from tests.helpers.postgres import PostgresCluster  # noqa: E402
 
 from ocrlive.events import Event  # noqa: E402
+from ocrlive.store import open_store  # noqa: E402
 from ocrlive.store.base import Store  # noqa: E402
 from ocrlive.store.db import migrate  # noqa: E402
 from ocrlive.store.postgres import open_postgres  # noqa: E402
@@ -62,17 +66,16 @@ def new_task(n: int) -> NewTask:
     )  # fmt: skip
 
 
-async def node(url: str, clock: Clock, *, lock: bool = True) -> tuple[Store, TaskManager]:
-    store = open_postgres(url, lock=lock)
-    await store.log.open()
-    store.log.on_remote(clock.remote)  # type: ignore[attr-defined]
+async def node(url: str | Path, clock: Clock, *, lock: bool = True) -> tuple[Store, TaskManager]:
+    """The real log and manager; other nodes' events reach `clock` through the journal."""
+    store = open_postgres(url, lock=lock) if isinstance(url, str) else open_store(url)
     manager = TaskManager(store, clock)
     await manager.start()
     return store, manager
 
 
-async def sequential(url: str, changes: int, lock: bool) -> float:
-    """Appends per second, one after another, one node."""
+async def sequential(url: str | Path, changes: int, lock: bool = True) -> float:
+    """Appends per second, one after another, one node (a Path: SQLite)."""
     store, manager = await node(url, Clock(), lock=lock)
     try:
         started = time.perf_counter()
@@ -134,25 +137,33 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternated rounds (medians)")
     args = parser.parse_args()
     cluster = PostgresCluster()
+    folder = Path(tempfile.mkdtemp(prefix="ocrlive-bench-"))
     try:
         cluster.start()
         migrate(cluster.url())
         url = cluster.url()
         asyncio.run(sequential(url, args.changes // 4, lock=True))  # warm the server up
-        runs: dict[bool, list[float]] = {False: [], True: []}
-        for _ in range(args.rounds):  # alternated, so that a load spike hits both alike
-            for lock in (False, True):
-                runs[lock].append(asyncio.run(sequential(url, args.changes, lock=lock)))
-        row: dict[str, float] = {"one_node_no_lock_per_s": statistics.median(runs[False]),
-                                 "one_node_lock_per_s": statistics.median(runs[True])}  # fmt: skip
+        runs: dict[str, list[float]] = {"sqlite": [], "no_lock": [], "lock": []}
+        for n in range(args.rounds):  # alternated, so that a load spike hits all alike
+            sqlite = folder / f"round-{n}.db"
+            migrate(sqlite)
+            runs["sqlite"].append(asyncio.run(sequential(sqlite, args.changes)))
+            for name, lock in (("no_lock", False), ("lock", True)):
+                runs[name].append(asyncio.run(sequential(url, args.changes, lock=lock)))
+        row = {f"one_node_{name}_per_s": statistics.median(v) for name, v in runs.items()}
         row |= asyncio.run(two_nodes(url, args.changes))
         row["lock_server_ms"], row["select_1_server_ms"] = lock_server_ms(url)
     finally:
         cluster.stop()
-    ratio = row["one_node_lock_per_s"] / row["one_node_no_lock_per_s"]
+        shutil.rmtree(folder, ignore_errors=True)
+    base = row["one_node_sqlite_per_s"]
     print(json.dumps({k: round(v, 2) for k, v in row.items()}))
-    print(f"one node, appends/s: {row['one_node_no_lock_per_s']:.0f} without the lock, "
-          f"{row['one_node_lock_per_s']:.0f} with it ({ratio:.2f}x)")  # fmt: skip
+    print(
+        f"one node, appends/s: SQLite writer {base:.0f}; PostgreSQL without the lock "
+        f"{row['one_node_no_lock_per_s']:.0f} ({row['one_node_no_lock_per_s'] / base:.2f}x), "
+        f"with it {row['one_node_lock_per_s']:.0f} ({row['one_node_lock_per_s'] / base:.2f}x; "
+        f"{row['one_node_lock_per_s'] / row['one_node_no_lock_per_s']:.2f}x of no lock)"
+    )
     print(f"two nodes at once, with the lock: {row['appends_per_s']:.0f} appends/s")
     lock, select = row["lock_server_ms"], row["select_1_server_ms"]
     print(f"the lock inside PostgreSQL: {lock:.4f} ms (SELECT 1: {select:.4f} ms), "

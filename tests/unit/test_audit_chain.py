@@ -1,20 +1,23 @@
-"""The audit log's chain against tampering with sqlite3 itself: a changed row is named,
-a deleted row is named as a gap; triggers refuse UPDATE and DELETE; retention keeps
-the chain verifiable."""
+"""The audit log's chain against tampering with sqlite3 itself (and with psycopg on
+PostgreSQL): a changed row is named, a deleted row is named as a gap; triggers refuse
+UPDATE and DELETE; retention keeps the chain verifiable."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from ocrlive.events import utcnow
 from ocrlive.store import audit
 from ocrlive.store.audit import Entry
 from ocrlive.store.db import migrate
+from ocrlive.store.postgres.connection import PgConnection, libpq_url
 
 
 def make_log(path: Path, rows: int = 6, at: str | None = None) -> sqlite3.Connection:
@@ -104,3 +107,32 @@ def test_ocrlive_audit_verify_names_the_altered_row(tmp_path: Path) -> None:
     conn.execute("UPDATE audit_log SET outcome = 'denied' WHERE id = 5")
     bad = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert bad.returncode == 1 and "row 5 was altered" in bad.stdout
+
+
+def test_on_postgres_triggers_refuse_tampering_retention_keeps_the_chain_and_verify_names_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The same guarantees from PostgreSQL's triggers, and `ocrlive audit verify` on a URL."""
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+        db = PgConnection(conn)
+        with conn.transaction():
+            old = [Entry(at="2019-01-01T00:00:00+00:00", action="login", username=f"o{n}")
+                   for n in range(3)]  # fmt: skip
+            audit.append(db, [*old, *(Entry(at=utcnow(), action="result.read") for _ in range(3))])
+        for sql, why in (("UPDATE audit_log SET outcome = 'x' WHERE id = 5", "append-only"),
+                         ("DELETE FROM audit_log WHERE id = 5", "retention"),
+                         ("TRUNCATE audit_log", "append-only")):  # fmt: skip
+            with pytest.raises(psycopg.errors.RaiseException, match=why), conn.transaction():
+                conn.execute(sql)
+        with conn.transaction():
+            assert audit.purge_before(db, "2020-01-01T00:00:00+00:00") == 3
+        assert audit.verify(db).ok and audit.verify(db).rows == 3
+        cmd = [sys.executable, "-m", "ocrlive", "audit", "verify", "--data-dir", str(tmp_path)]
+        env = {**os.environ, "OCRLIVE_DATABASE_URL": database_url}
+        ok = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+        assert ok.returncode == 0 and "intact: 3 rows" in ok.stdout, ok.stderr
+        with conn.transaction():  # an attacker with the database owner's rights can
+            conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update")
+            conn.execute("UPDATE audit_log SET outcome = 'denied' WHERE id = 5")
+        bad = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+        assert bad.returncode == 1 and "row 5 was altered" in bad.stdout

@@ -8,12 +8,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ocrlive.store.db import is_url
-from ocrlive.store.sqlite.writer import Writer
+
+if TYPE_CHECKING:  # store/sqlite/__init__ imports this module
+    from ocrlive.store.sqlite.writer import Writer
 
 
 class HasEngine(Protocol):
