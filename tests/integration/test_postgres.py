@@ -42,7 +42,9 @@ async def test_a_restart_of_postgres_gives_503_loses_nothing_and_both_nodes_carr
         for node in (node_a, node_b):
             resp = await node.post("/api/tasks", data=form(fake_png(b"during the outage")))
             assert resp.status == 503 and int(resp.headers["Retry-After"]) > 0
-            assert_error(await resp.json(), "storage_unavailable")
+            answer = await resp.json()
+            assert_error(answer, "storage_unavailable")
+            assert "127.0.0.1" not in answer["error"]["message"]  # the cause stays inside
             resp = await node.get("/api/tasks")
             assert resp.status == 503
             assert_error(await resp.json(), "storage_unavailable")
@@ -63,6 +65,8 @@ async def test_a_restart_of_postgres_gives_503_loses_nothing_and_both_nodes_carr
     statuses = {t["id"]: t["status"] for t in listed["tasks"]}
     # Both tasks read; nothing half-stored from the outage (a 503 upload is not a task).
     assert statuses == {first_id: "completed", after_id: "completed"}, statuses
+    storage = (await (await node_a.get("/api/status")).json())["storage"]
+    assert storage["failures"] >= 1 and storage["ok"], storage  # seen, and over
     async with asyncio.timeout(30):  # every node is listed again once it listens again
         while len((await (await node_a.get("/api/status")).json())["nodes"]) != 2:
             await asyncio.sleep(0.2)

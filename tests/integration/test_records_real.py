@@ -1,6 +1,7 @@
-"""Documents as records with the real PaddleOCR engine behind `ocrlive serve`: a word on
-page 3 of a PDF is found there, a corrected line is what search and the searchable PDF
-then hold, and a PDF reader's text extraction finds every line inside its box."""
+"""Documents as records with the real PaddleOCR engine behind `ocrlive serve`, on SQLite
+and on PostgreSQL: a word on page 3 of a PDF is found there, a corrected line is what
+search and the searchable PDF then hold, and a PDF reader's text extraction finds every
+line inside its box."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pypdfium2 as pdfium
 import pytest
 from tests.helpers.drawing import draw_page, write_pdf
 from tests.helpers.live import Live
+from tests.helpers.postgres import PostgresCluster
 from tests.helpers.server import ServerProcess
 
 pytestmark = pytest.mark.engine
@@ -30,10 +32,18 @@ SIZE = (1240, 700)
 DPI = 150  # the PDF's pages are SIZE / DPI inches; the server renders them at OCRLIVE_PDF_DPI
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """`ocrlive serve` on SQLite, and on PostgreSQL (its people and token made by the CLI
+    there too): the whole app on either backend."""
     data = tmp_path_factory.mktemp("records") / "data"
-    proc = ServerProcess(data, TOKEN, OCRLIVE_WORKERS="1", OCRLIVE_PDF_DPI=str(DPI))
+    env = {"OCRLIVE_WORKERS": "1", "OCRLIVE_PDF_DPI": str(DPI)}
+    if request.param == "postgres":
+        cluster: PostgresCluster = request.getfixturevalue("postgres")
+        env["OCRLIVE_DATABASE_URL"] = cluster.create_database()
+    proc = ServerProcess(data, TOKEN, **env)
     proc.start()
     yield proc
     proc.stop()

@@ -115,6 +115,21 @@ async def test_words_prefixes_phrases_and_exclusions(
         parse_query('-only "" *')
 
 
+async def test_punctuation_cuts_words_alike_and_more_matches_rank_first(
+    records: Records, manager: TaskManager
+) -> None:
+    """Both backends cut text where a query is cut (records/query.py), so numbers,
+    hyphens and units match as typed; a page that holds the words more often ranks first."""
+    lab = await finished(manager, make_result([("K+ 4.5 mmol/L; blood-pressure 120/80", 0.9)]))
+    assert ids(await search(records, '"4.5 mmol"')) == [lab.id]
+    assert ids(await search(records, "blood-pressure")) == [lab.id]
+    assert ids(await search(records, '"120/80"')) == [lab.id]
+    assert ids(await search(records, '"mmol l blood"')) == [lab.id]
+    once = await finished(manager, make_result([("insulin given", 0.9), ("seen", 0.9)]))
+    often = await finished(manager, make_result([("insulin dose; insulin given; insulin", 0.9)]))
+    assert ids(await search(records, "insulin")) == [often.id, once.id]
+
+
 async def test_every_filter_narrows_the_hits(records: Records, manager: TaskManager) -> None:
     lab = await finished(manager, make_result([("potassium normal", 0.99)]), patient="P-7")
     letter = await finished(

@@ -5,8 +5,8 @@ LISTEN connection that wakes the log when another node commits.
 The SQL text is the SQLite backend's (store/sqlite/rows.py, written with `?` marks):
 `PgConnection` hands psycopg `%s` marks and offers the sqlite3 calls the log makes
 (execute, executemany), so both backends run one copy of the log's logic.
-A lost server surfaces as StorageUnavailable (503 `storage_unavailable`); the next
-call connects again.
+A lost server surfaces as StorageUnavailable (503 `storage_unavailable`, the cause in
+the log and /api/status, not in the answer); the next call connects again.
 """
 
 from __future__ import annotations
@@ -128,7 +128,9 @@ class PgWriter:
             return fn()
         except psycopg.OperationalError as exc:
             self._drop()
-            raise StorageUnavailable(f"The database cannot be reached: {exc}") from exc
+            # The client gets the generic message; the cause (host, port, the server's
+            # words) goes to the log and /api/status through __cause__, never to it.
+            raise StorageUnavailable() from exc
 
     def _drop(self) -> None:
         if self._conn is not None:
@@ -152,7 +154,7 @@ class PgReader:
             async with self.engine.connect() as conn:
                 return (await conn.exec_driver_sql(marks(sql), tuple(params))).all()
         except (OSError, psycopg.OperationalError, sqlalchemy.exc.DBAPIError) as exc:
-            raise StorageUnavailable(f"The database cannot be reached: {exc}") from exc
+            raise StorageUnavailable() from exc
 
     async def first(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> Any | None:
         found = await self.all(sql, params)
