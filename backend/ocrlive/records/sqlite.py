@@ -187,6 +187,11 @@ class SqliteSearchIndex:
 
 
 class SqliteRecordReads:
+    # The dialect's SQL, the rest is standard (records/postgres.py overrides these three).
+    PENDING = _PENDING  # unreviewed lines under :threshold in r.result
+    ENGINE = "json_extract(result, '$.engine')"  # a result's engine settings, JSON text
+    TEXT_HEAD = "substr(json_extract(r.result, '$.text'), 1, 600)"
+
     def __init__(self, reader: Reader) -> None:
         self._q = _Queries(reader)
 
@@ -215,7 +220,7 @@ class SqliteRecordReads:
             {"t": task_id, "p": page, "l": line},
         )
         runs = await self._q.all(
-            "SELECT revision, replaced_at, json_extract(result, '$.engine') "
+            f"SELECT revision, replaced_at, {self.ENGINE} "
             "FROM result_history WHERE task_id = :t ORDER BY revision",
             {"t": task_id},
         )
@@ -234,7 +239,7 @@ class SqliteRecordReads:
         params = {"threshold": threshold, "patient": patient_id, "limit": limit, "offset": offset}
         join = "FROM review_queue AS q JOIN tasks AS t ON t.id = q.task_id"
         rows = await self._q.all(
-            f"SELECT {_PENDING} AS pending, q.min_score, {_TASK_SELECT} {join} "
+            f"SELECT {self.PENDING} AS pending, q.min_score, {_TASK_SELECT} {join} "
             f"JOIN results AS r ON r.task_id = q.task_id WHERE {where} "
             "ORDER BY q.min_score, pending DESC, t.created_at LIMIT :limit OFFSET :offset",
             params,
@@ -247,8 +252,8 @@ class SqliteRecordReads:
     ) -> tuple[Sequence[PatientDocument], int]:
         params = {"patient": patient_id, "threshold": threshold, "limit": limit, "offset": offset}
         rows = await self._q.all(
-            "SELECT substr(json_extract(r.result, '$.text'), 1, 600), coalesce(r.revision, 0), "
-            f"CASE WHEN r.result IS NULL THEN 0 ELSE {_PENDING} END, {_TASK_SELECT} "
+            f"SELECT {self.TEXT_HEAD}, coalesce(r.revision, 0), "
+            f"CASE WHEN r.result IS NULL THEN 0 ELSE {self.PENDING} END, {_TASK_SELECT} "
             "FROM tasks AS t LEFT JOIN results AS r ON r.task_id = t.id "
             "WHERE t.patient_id = :patient ORDER BY t.created_at DESC LIMIT :limit OFFSET :offset",
             params,
