@@ -48,7 +48,8 @@ async def subscribe(
         services.hub.unsubscribe(topic, conn)
         conn.release(topic, _DROP_ALL)
         raise
-    conn.subscriptions.add(topic)
+    if topic not in conn.subscriptions:
+        conn.subscriptions += (topic,)
     payload = {"topic": topic, "recovered": rec.recovered, "seq": rec.seq}
     payload |= {"epoch": services.recovery.epoch}
     conn.send(Frame(result_frame(msg["id"], payload, snapshot=rec.snapshot)))
@@ -75,7 +76,7 @@ async def unsubscribe(
     topic = msg["topic"]
     if topic not in conn.subscriptions:
         raise WsError(WsErrorCode.NOT_SUBSCRIBED, f"Not subscribed to {str(topic)[:80]!r}")
-    conn.subscriptions.discard(topic)
+    conn.subscriptions = tuple(t for t in conn.subscriptions if t != topic)
     services.hub.unsubscribe(topic, conn)
     return {"topic": topic}
 

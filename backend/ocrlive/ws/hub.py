@@ -44,7 +44,7 @@ class Hub(Publisher):
                 del self._topics[topic]
 
     def drop(self, conn: Connection) -> None:
-        for topic in list(conn.subscriptions):
+        for topic in conn.subscriptions:
             self.unsubscribe(topic, conn)
 
     def publish(self, event: Event) -> None:

@@ -38,26 +38,39 @@ MAX_REJECTED = 200  # messages refused by the rate limit before the connection i
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
-    """The route's handler itself: while a socket is open only this coroutine and
-    _serve wait on it (each coroutine level held costs an idle socket ~270 B)."""
+    """The route's handler itself, and the one coroutine that reads the socket: while a
+    socket is open only this frame of ours waits on it (each coroutine level held costs
+    an idle socket ~270 B, tracemalloc)."""
     services = request.app[WS]
     given, principal = await _authenticate(request, services)
+    ws = _response()
+    await ws.prepare(request)
+    conn = None
+    try:
+        if principal is None:
+            principal = await _admit(ws, request, services, given)
+        if principal is not None:
+            conn = _register(ws, request, services, principal)
+            async for msg in ws:
+                if not await _on_message(msg, conn, services):
+                    break
+    except ConnectionError:  # the client went away; after prepare() no answer can follow
+        log.info("WebSocket client %s disconnected", services.auth.address(request))
+    finally:
+        if conn is not None:
+            services.hub.drop(conn)
+            await services.connections.unregister(conn)
+    return ws
+
+
+def _response() -> web.WebSocketResponse:
     # No permessage-deflate: measured (scripts/bench_ws.py), zlib's 262 KiB per socket
     # and the CPU of compressing every frame per client cost far more than the bytes
     # saved on ~600-byte progress frames over a hospital LAN.
     # No aiohttp heartbeat either: its per-socket timers and receive timeout cost ~1.9 KiB
     # per idle socket (tracemalloc); ConnectionManager pings every socket from one
     # task instead, and autoping=False lets the read loop see pongs and answer pings.
-    ws = web.WebSocketResponse(autoping=False, max_msg_size=MAX_FRAME, compress=False)
-    await ws.prepare(request)
-    try:
-        if principal is None:
-            principal = await _admit(ws, request, services, given)
-        if principal is not None:
-            await _serve(ws, request, services, principal)
-    except ConnectionError:  # the client went away; after prepare() no answer can follow
-        log.info("WebSocket client %s disconnected", services.auth.address(request))
-    return ws
+    return web.WebSocketResponse(autoping=False, max_msg_size=MAX_FRAME, compress=False)
 
 
 async def _authenticate(request: web.Request, services: WsServices) -> tuple[str, Principal | None]:
@@ -140,24 +153,17 @@ def _auth_token(text: str) -> str | None:
     return token if message.get("type") == "auth" and isinstance(token, str) else None
 
 
-async def _serve(
+def _register(
     ws: web.WebSocketResponse, request: web.Request, services: WsServices, principal: Principal
-) -> None:
-    """Register the connection and read the socket until it closes, in one coroutine:
-    an idle socket's memory is mostly the frames that wait on it."""
+) -> Connection:
+    """The signed-in socket, registered and greeted."""
     user_agent = request.headers.get("User-Agent", "")[:200]
     info = ConnectionInfo(address=principal.address, user_agent=user_agent, principal=principal)
     bucket = TokenBucket(services.message_rate, services.message_rate * 2)
     conn = Connection(ws, info, services.outbox_limit, bucket)
     services.connections.register(conn)
-    try:
-        conn.send(services.hello())
-        async for msg in ws:
-            if not await _on_message(msg, conn, services):
-                return
-    finally:
-        services.hub.drop(conn)
-        await services.connections.unregister(conn)
+    conn.send(services.hello())
+    return conn
 
 
 async def _on_message(msg: WSMessage, conn: Connection, services: WsServices) -> bool:
