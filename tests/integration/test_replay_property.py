@@ -21,13 +21,14 @@ from hypothesis import strategies as st
 from tests.helpers.live import Live
 from tests.helpers.people import token_for
 
-from ocrlive.app import _store, _tasks, websocket
+from ocrlive.app import _store, _tasks
 from ocrlive.events import Event, Stage
 from ocrlive.keys import MANAGER, SETTINGS, WS
 from ocrlive.ocr.types import Progress
 from ocrlive.settings import load_settings
 from ocrlive.store.db import migrate
 from ocrlive.tasks.manager import NewTask, TaskManager
+from ocrlive.ws import view
 
 
 async def live_app(data_dir: Path, database_url: str = "") -> tuple[web.Application, str]:
@@ -36,7 +37,7 @@ async def live_app(data_dir: Path, database_url: str = "") -> tuple[web.Applicat
     app = web.Application()
     settings = load_settings(environ={}, data_dir=data_dir, database_url=database_url)
     app[SETTINGS] = settings
-    app.router.add_get("/api/ws", websocket)
+    app.router.add_get("/api/ws", view.handle)
     app.cleanup_ctx.extend([_store, _tasks])
     migrate(settings.database)
     return app, await token_for(settings, "admin", "admin")
