@@ -94,8 +94,9 @@ SETTINGS_DOC: dict[str, str] = {
     "dask_scheduler": "The Dask scheduler's address (`tcp://host:8786`) with `executor=dask`.",
     "dask_documents": "Documents read at once on the Dask executor (their pages spread).",
     "database_url": (
-        "PostgreSQL (`postgresql+psycopg://user:password@host:5432/db`); empty: SQLite "
-        "in the data folder."
+        "PostgreSQL (`postgresql://user:password@host:5432/db`; the `postgresql+psycopg` "
+        "and `postgresql+asyncpg` forms are taken too, ocrlive always uses psycopg 3); "
+        "empty: SQLite in the data folder."
     ),
 }
 
@@ -170,6 +171,11 @@ class Settings:
             raise ValueError(f"OCRLIVE_EXECUTOR must be local or dask, not {self.executor!r}")
         if self.executor == "dask" and not self.dask_scheduler:
             raise ValueError("OCRLIVE_EXECUTOR=dask needs OCRLIVE_DASK_SCHEDULER (tcp://host:8786)")
+        if self.database_url and not self.database_url.startswith(("postgresql:", "postgresql+")):
+            raise ValueError(
+                "OCRLIVE_DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@"
+                "host:5432/db, or postgresql+psycopg:// or postgresql+asyncpg://), or empty"
+            )
 
     @property
     def db_path(self) -> Path:

@@ -10,12 +10,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 from tests.helpers.live import Live, fake_png
 from tests.helpers.postgres import PostgresCluster
 from tests.integration.test_api import assert_error, form, upload
 
+from ocrlive.audit.log import AuditLog
+from ocrlive.identity import people
+from ocrlive.identity.service import Identity, IdentityConfig
 from ocrlive.settings import Settings
+from ocrlive.store import open_store
+from ocrlive.store.base import TaskFilter
+from ocrlive.store.database import Database
+from ocrlive.store.db import migrate
 
 Client = TestClient[Any, Any]
 
@@ -102,3 +110,34 @@ async def test_two_nodes_on_one_database_see_every_event_once_in_order(
     assert [e["seq"] for e in late.events] == seqs_b[3:]
     for live in (on_a, on_b, late):
         await live.close()
+
+
+async def test_two_nodes_starting_at_once_on_an_empty_database_make_one_first_admin(
+    database_url: str,
+) -> None:
+    """Both see nobody and both add the first admin: one wins, the other starts without
+    a link of its own rather than failing on the taken username."""
+    nodes = [Database.open(database_url) for _ in range(2)]
+    try:
+        idents = [Identity(db, AuditLog(db.writer), IdentityConfig()) for db in nodes]
+        links = await asyncio.gather(*(people.first_run(ident) for ident in idents))
+        assert len([link for link in links if link]) == 1, links
+        assert [u.username for u in await people.list_users(idents[0])] == ["admin"]
+    finally:
+        for db in nodes:
+            await db.close()
+
+
+async def test_every_form_of_a_postgresql_url_is_served_and_anything_else_refused(
+    database_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    """postgresql://, +psycopg and +asyncpg all migrate and open (ocrlive uses psycopg 3)."""
+    for driver in ("postgresql", "postgresql+asyncpg"):
+        url = database_url.replace("postgresql+psycopg", driver, 1)
+        migrate(url)  # already at head: Alembic connects and finds nothing to do
+        store = open_store(make_settings(database_url=url).database)
+        await store.log.open()
+        assert store.log.epoch and await store.tasks.list(TaskFilter.ALL, 10) == []
+        await store.close()
+    with pytest.raises(ValueError, match="PostgreSQL URL"):
+        make_settings(database_url="mysql://root@localhost/ocrlive")

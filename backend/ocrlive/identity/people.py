@@ -158,7 +158,12 @@ async def first_run(identity: Identity) -> str | None:
     async with identity.db.read() as conn:
         if await store.count_users(conn):
             return None
-    user = await add_user(identity, None, FIRST_ADMIN, Role.ADMIN.value)
+    try:
+        user = await add_user(identity, None, FIRST_ADMIN, Role.ADMIN.value)
+    except Exception as exc:  # two nodes of one PostgreSQL starting at once: one wins
+        if isinstance(exc, AlreadyExists) or store.is_duplicate(exc):
+            return None
+        raise
     return await identity.new_link(user, None)
 
 

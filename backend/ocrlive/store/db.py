@@ -35,11 +35,19 @@ def describe(target: Path | str) -> str:
     return str(target)
 
 
+def sqlalchemy_url(url: str) -> str:
+    """Any PostgreSQL URL (postgresql://, +psycopg, +asyncpg) with psycopg 3 as its
+    driver: the one ocrlive installs, for sync (Alembic) and async engines alike."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
 def alembic_config(target: Path | str) -> Config:
-    """For a SQLite file (a path) or a database URL (postgresql+psycopg://...)."""
+    """For a SQLite file (a path) or a PostgreSQL URL."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    url = str(target) if is_url(target) else f"sqlite:///{target}"
+    url = sqlalchemy_url(str(target)) if is_url(target) else f"sqlite:///{target}"
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # configparser escapes
     return cfg
 

@@ -6,9 +6,11 @@ the CLI in its own transaction; reads go through the async engine like every rea
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -65,6 +67,11 @@ class TokenRow:
             "user_id": self.user_id, "owner": owner, "created_at": self.created_at,
             "last_used_at": self.last_used_at, "revoked_at": self.revoked_at,
         }  # fmt: skip
+
+
+def is_duplicate(exc: BaseException) -> bool:
+    """A unique key refused the row (a username taken meanwhile), on either backend."""
+    return isinstance(exc, sqlite3.IntegrityError | psycopg.errors.UniqueViolation)
 
 
 def _user(row: Any) -> User:

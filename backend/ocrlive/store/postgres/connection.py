@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ocrlive.errors import StorageUnavailable
+from ocrlive.store.db import sqlalchemy_url
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -37,10 +38,6 @@ CONNECT_TIMEOUT_S = 5
 def libpq_url(url: str) -> str:
     """postgresql+psycopg://... (SQLAlchemy's form) as libpq takes it."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def async_url(url: str) -> str:
-    return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
 def marks(sql: str) -> str:
@@ -160,7 +157,7 @@ class PgReader:
 
     def __init__(self, url: str) -> None:
         # pre_ping: after a restart of the server, a pooled connection is tried first.
-        self.engine: AsyncEngine = create_async_engine(async_url(url), pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(sqlalchemy_url(url), pool_pre_ping=True)
 
     async def all(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> Sequence[Any]:
         try:
