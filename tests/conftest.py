@@ -84,11 +84,12 @@ def postgres() -> Iterator[PostgresCluster]:
 
 
 @pytest.fixture
-def database_url(postgres: PostgresCluster) -> str:
-    """A new, migrated database on the cluster for one test."""
+def database_url(postgres: PostgresCluster) -> Iterator[str]:
+    """A new, migrated database on the cluster for one test, dropped after it."""
     url = postgres.create_database()
     migrate(url)
-    return url
+    yield url
+    postgres.drop_database(url)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -140,4 +140,8 @@ def test_replay_is_exact_while_events_are_published(
     if backend != "sqlite":
         url = request.getfixturevalue("postgres").create_database()
         urls = (url, url if "two nodes" in backend else "")
-    asyncio.run(scenario(data_dir, plan, join_at, since_share, pause, urls))
+    try:
+        asyncio.run(scenario(data_dir, plan, join_at, since_share, pause, urls))
+    finally:
+        if urls[0]:
+            request.getfixturevalue("postgres").drop_database(urls[0])
