@@ -17,6 +17,7 @@ from ocrlive.settings import Settings, load_settings
 from ocrlive.store import open_store
 from ocrlive.store.base import Store
 from ocrlive.store.db import migrate
+from tests.helpers.openapi_check import ResponseValidator
 from tests.helpers.people import TOKEN_KEY, token_for
 from tests.helpers.postgres import PostgresCluster
 from tests.helpers.server import ServerProcess
@@ -112,17 +113,25 @@ async def store(database: Path | str) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
-def start_app(
-    aiohttp_client: Any,
-) -> Callable[..., Any]:
+def openapi_validator() -> Iterator[ResponseValidator]:
+    """Every response of the app started by `start_app` must match /api/openapi.json."""
+    validator = ResponseValidator()
+    yield validator
+    assert validator.errors == [], "\n".join(validator.errors)
+
+
+@pytest.fixture
+def start_app(openapi_validator: ResponseValidator, aiohttp_client: Any) -> Callable[..., Any]:
     """Start ocrlive (fake engine by default) on a real port; returns a TestClient that
-    sends an administrator's personal API token (tests.helpers.people.admin_token)."""
+    sends an administrator's personal API token (tests.helpers.people.admin_token). Its
+    responses are validated against the API description."""
 
     async def start(settings: Settings, engine_factory: str = FAKE_ENGINE) -> TestClient[Any, Any]:
         from ocrlive.app import create_app
 
         token = await token_for(settings, "admin", "admin")  # migrates the database
         app = create_app(settings, engine_factory=engine_factory)
+        app.middlewares.insert(0, openapi_validator.middleware)
         app[TOKEN_KEY] = token
         headers = {"Authorization": f"Bearer {token}"}
         client: TestClient[Any, Any] = await aiohttp_client(app, headers=headers)

@@ -22,6 +22,8 @@ from ocrlive.audit.log import retention_loop as audit_retention_loop
 from ocrlive.http.access import PUBLIC, access_middleware
 from ocrlive.http.access import add as add_route
 from ocrlive.http.headers import security_headers
+from ocrlive.http.metrics import latency_middleware
+from ocrlive.http.metrics import metrics as metrics_route
 from ocrlive.http.middlewares import errors_middleware
 from ocrlive.http.oidc import OIDC
 from ocrlive.http.routes import setup_routes
@@ -35,6 +37,7 @@ from ocrlive.keys import (
     DB,
     IDENTITY,
     MANAGER,
+    METRICS,
     POOL,
     RECORDS,
     RUNNER,
@@ -44,6 +47,7 @@ from ocrlive.keys import (
     STORE,
     WS,
 )  # fmt: skip
+from ocrlive.metrics import LiveCollector, LiveValues, MeteredPublisher, Metrics
 from ocrlive.ocr.executor import Executor
 from ocrlive.ocr.pool import OcrPool
 from ocrlive.ratelimit import SlidingWindow
@@ -55,7 +59,7 @@ from ocrlive.tasks.manager import TaskManager
 from ocrlive.tasks.retention import retention_loop
 from ocrlive.tasks.runner import Runner
 from ocrlive.ws import view
-from ocrlive.ws.connection import ConnectionManager
+from ocrlive.ws.connection import ConnectionManager, closed_by_server
 from ocrlive.ws.guard import SocketGuard
 from ocrlive.ws.hub import Hub
 from ocrlive.ws.recovery import RecoveryService
@@ -70,20 +74,23 @@ def create_app(
 ) -> web.Application:
     """The database must already be migrated (ocrlive.store.db.migrate)."""
     check_aiohttp()  # the WebSocket fan-out's raw writes: fail here, not mid-broadcast
-    app = web.Application(middlewares=[errors_middleware, access_middleware])
+    app = web.Application(middlewares=[latency_middleware, errors_middleware, access_middleware])
     app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
+    app[METRICS] = Metrics()
     app[STARTED_AT] = time.time()
     app[STORAGE] = StorageHealth()
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     setup_routes(app)
     # ws/view.py authenticates itself, with the services built in _tasks below.
     add_route(app, "GET", "/api/ws", view.handle, PUBLIC)
+    add_route(app, "GET", "/metrics", metrics_route, PUBLIC)  # its own token or the loopback
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_tasks)
     app.cleanup_ctx.append(_pool(engine_factory))
     app.cleanup_ctx.append(_runner)
     app.cleanup_ctx.append(_retention)
+    app.cleanup_ctx.append(_metrics)
     app.on_shutdown.append(_close_sockets)
     return app
 
@@ -130,7 +137,10 @@ async def _tasks(app: web.Application) -> AsyncIterator[None]:
     settings, store, hub = app[SETTINGS], app[STORE], Hub()
     interval = settings.progress_interval_ms / 1000
     manager = TaskManager(
-        store, hub, progress_interval=interval, snapshot_finished=settings.snapshot_finished
+        store,
+        MeteredPublisher(hub, app[METRICS]),
+        progress_interval=interval,
+        snapshot_finished=settings.snapshot_finished,
     )
     await manager.start()
     app[MANAGER] = manager
@@ -207,6 +217,24 @@ async def _retention(app: web.Application) -> AsyncIterator[None]:
         "retention", lambda: retention_loop(log, pages, retention=retention, live=live)
     )
     yield
+
+
+async def _metrics(app: web.Application) -> AsyncIterator[None]:
+    """Events are counted as they are published; the rest is read at scrape time."""
+    settings = app[SETTINGS]
+
+    def live() -> LiveValues:
+        pool = app[POOL]
+        return LiveValues(
+            queue_depth=len(app[RUNNER].queue), connections=len(app[WS].connections),
+            workers=pool.size, busy=pool.busy, restarts=pool.restart_causes,
+            closes=closed_by_server, executor=settings.executor,
+        )  # fmt: skip
+
+    collector = LiveCollector(app[METRICS], live)
+    app[METRICS].registry.register(collector)
+    yield
+    app[METRICS].registry.unregister(collector)
 
 
 async def _close_sockets(app: web.Application) -> None:

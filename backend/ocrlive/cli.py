@@ -1,5 +1,7 @@
-"""The `ocrlive` command: serve, migrate, models, ingest, users, tokens, audit,
-scheduler, worker."""
+"""The `ocrlive` command. With no command it starts like a desktop app: it serves on
+127.0.0.1 with its data in the user's data folder and opens the browser signed in.
+The commands: serve, migrate, models, ingest, users, tokens, audit, doctor, backup,
+restore, service, scheduler, worker."""
 
 from __future__ import annotations
 
@@ -7,34 +9,44 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
-import ssl
 import sys
 from pathlib import Path
 
-from aiohttp import web
-
 from ocrlive import __version__
+from ocrlive.ops.logs import LOG_FORMATS, configure_logging
 from ocrlive.settings import Settings, load_settings
 
 log = logging.getLogger("ocrlive")
 
 
+def _add(parser: argparse.ArgumentParser, *flags: str, **kwargs: object) -> None:
+    # SUPPRESS: a flag given before the command is not reset by the command's default.
+    parser.add_argument(*flags, default=argparse.SUPPRESS, **kwargs)  # type: ignore[arg-type]
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, help="data folder (env OCRLIVE_DATA_DIR)")
+    _add(parser, "--data-dir", type=Path, help="data folder (env OCRLIVE_DATA_DIR)")
+
+
+def _server(parser: argparse.ArgumentParser) -> None:
+    _add(parser, "--host", help="address to listen on (default 127.0.0.1)")
+    _add(parser, "--port", type=int, help="port (default 8080)")
+    _add(parser, "--workers", type=int, help="OCR worker processes")
+    _add(parser, "--tls-cert", type=Path, help="PEM certificate: serve HTTPS")
+    _add(parser, "--tls-key", type=Path, help="PEM private key of --tls-cert")
+    _add(parser, "--log-format", choices=LOG_FORMATS, help="log lines (env OCRLIVE_LOG_FORMAT)")
+    _common(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ocrlive", description=__doc__)
     parser.add_argument("--version", action="version", version=f"ocrlive {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the server (migrates the database first)")
-    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default 8080)")
-    serve.add_argument("--workers", type=int, help="OCR worker processes")
-    serve.add_argument("--tls-cert", type=Path, help="PEM certificate: serve HTTPS")
-    serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
-    _common(serve)
+    parser.add_argument(
+        "--no-browser", action="store_true", help="with no command: print the link only"
+    )
+    _server(parser)  # the desktop start's flags (no command)
+    sub = parser.add_subparsers(dest="command")
+    _server(sub.add_parser("serve", help="run the server (migrates the database first)"))
     _common(sub.add_parser("migrate", help="bring the database to the newest schema"))
     migrate_to = sub.add_parser("migrate-to", help="copy this SQLite installation to PostgreSQL")
     migrate_to.add_argument("url", help="postgresql+psycopg://user:password@host:5432/db")
@@ -92,18 +104,17 @@ def _ops_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         settings = load_settings(
             host=getattr(args, "host", None), port=getattr(args, "port", None),
             data_dir=getattr(args, "data_dir", None), workers=getattr(args, "workers", None),
             tls_cert=getattr(args, "tls_cert", None), tls_key=getattr(args, "tls_key", None),
+            log_format=getattr(args, "log_format", None),
         )  # fmt: skip
     except ValueError as exc:
         print(f"ocrlive: bad setting: {exc}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_format)
     from ocrlive.store.checks import DatabaseProblem
 
     try:
@@ -114,12 +125,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from ocrlive.ops import commands
+    from ocrlive.ops.prepare import check_and_migrate, ensure_models
+
+    if args.command is None:
+        # --port demands that port; otherwise a taken one gives way to a free one.
+        explicit_port = getattr(args, "port", None) is not None
+        return commands.desktop(settings, browser=not args.no_browser, explicit_port=explicit_port)
     if args.command == "serve":
-        return serve(settings)
+        return commands.serve(settings)
     if args.command == "migrate":
         from ocrlive.store.db import describe
 
-        _migrate(settings)
+        check_and_migrate(settings)
         print(f"database {describe(settings.database)} is up to date")
         return 0
     if args.command == "migrate-to":
@@ -127,8 +145,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in ("scheduler", "worker"):
         return _dask(args, settings)
     if args.command in ("doctor", "backup", "restore", "service"):
-        from ocrlive.ops import commands
-
         result: int = getattr(commands, args.command)(settings, args)
         return result
     if args.command in ("users", "tokens", "audit"):
@@ -136,7 +152,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
         return run(args, settings, lambda secret: login_url(settings, secret))
     if args.command == "models":
-        _ensure_models(settings)
+        ensure_models(settings)
         print(f"models ready in {settings.resolved_models_dir}")
         return 0
     from ocrlive.ingest import ingest
@@ -148,11 +164,12 @@ def _dask(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
 
     from ocrlive.ocr import dask_cluster
+    from ocrlive.ops.prepare import ensure_models
 
     if args.command == "scheduler":
         asyncio.run(dask_cluster.run_scheduler(args.host, args.port))
         return 0
-    _ensure_models(settings)
+    ensure_models(settings)
     cores = os.cpu_count() or 1
     threads = args.nthreads or max(1, cores // max(1, args.nworkers))
     device = dask_cluster.gpu_device(args.gpu)
@@ -182,93 +199,8 @@ def _migrate_to(settings: Settings, url: str) -> int:
 
 
 def login_url(settings: Settings, secret: str) -> str:
-    """A single-use sign-in link (first run, `ocrlive users link`)."""
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-    host = f"[{host}]" if ":" in host else host
-    scheme = "https" if settings.tls_cert else "http"
-    return f"{scheme}://{host}:{settings.port}/login?link={secret}"
+    """A single-use sign-in link (`ocrlive users link`)."""
+    from ocrlive.ops.server import base_url
+    from ocrlive.ops.server import login_url as link_url
 
-
-def _migrate(settings: Settings) -> None:
-    """Check the database file (DatabaseProblem with what to do), then migrate it."""
-    from ocrlive.store.checks import check_database
-    from ocrlive.store.db import migrate
-
-    if not settings.database_url:  # a PostgreSQL server checks its own files
-        check_database(settings.db_path, (settings.files_dir, settings.pages_dir))
-    migrate(settings.database)
-
-
-def prepare(settings: Settings) -> None:
-    """Everything before the event loop: folders, schema, models."""
-
-    if os.environ.get("OCRLIVE_TOKEN"):
-        log.warning(
-            "OCRLIVE_TOKEN is no longer used: people sign in as themselves and "
-            "programs use personal API tokens (see the README's migration note)"
-        )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    _migrate(settings)
-    _ensure_models(settings)
-
-
-def _ensure_models(settings: Settings) -> None:
-    """The ONNX models ship inside the rapidocr wheel; lay them out on first start."""
-    config = settings.engine_config()
-    wanted = [Path(config.det_model_dir), Path(config.rec_model_dir)]
-    if settings.engine != "onnxruntime" or all((d / "inference.yml").is_file() for d in wanted):
-        return
-    from ocrlive.ocr.models import provision_models
-
-    provision_models(settings.resolved_models_dir)
-
-
-def serve(settings: Settings) -> int:
-    try:
-        tls = _tls(settings)
-    except (OSError, ssl.SSLError, ValueError) as exc:
-        print(f"ocrlive: cannot use the TLS certificate: {exc}", file=sys.stderr)
-        return 2
-    prepare(settings)
-    asyncio.run(_serve(settings, tls))
-    return 0
-
-
-def _tls(settings: Settings) -> ssl.SSLContext | None:
-    if not settings.tls_cert and not settings.tls_key:
-        return None
-    if not (settings.tls_cert and settings.tls_key):
-        raise ValueError("--tls-cert and --tls-key go together")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(settings.tls_cert, settings.tls_key)
-    return context
-
-
-async def _serve(settings: Settings, tls: ssl.SSLContext | None) -> None:
-    from ocrlive.app import create_app
-    from ocrlive.http.server import Runner
-    from ocrlive.identity.people import first_run
-    from ocrlive.keys import IDENTITY
-
-    app = create_app(settings)
-    runner = Runner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, shutdown_timeout=10, ssl_context=tls)
-    await site.start()
-    scheme = "https" if tls else "http"
-    print(
-        f"ocrlive {__version__} serving on {scheme}://{settings.host}:{settings.port}/", flush=True
-    )
-    link = await first_run(app[IDENTITY])
-    if link is not None:
-        print("no one can sign in yet: an 'admin' was created. Open this single-use link "
-              "within 15 minutes and choose a password:", flush=True)  # fmt: skip
-        print(f"  {login_url(settings, link)}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    print("ocrlive: shutting down", flush=True)
-    await runner.cleanup()
+    return link_url(base_url(settings), secret)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ocrlive.identity.permissions import Principal
     from ocrlive.identity.requests import RequestAuth
     from ocrlive.identity.service import Identity
+    from ocrlive.metrics import Metrics
     from ocrlive.ocr.executor import Executor
     from ocrlive.records.base import Records
     from ocrlive.settings import Settings
@@ -38,6 +39,7 @@ RUNNER: web.AppKey[Runner] = web.AppKey("runner")
 WS: web.AppKey[WsServices] = web.AppKey("ws")
 RECORDS: web.AppKey[Records] = web.AppKey("records")
 STARTED_AT: web.AppKey[float] = web.AppKey("started_at")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 # Per request: who is asking.
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal")
 STORAGE: web.AppKey[StorageHealth] = web.AppKey("storage")

@@ -10,7 +10,11 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+import platformdirs
+
 from ocrlive.ocr.types import EngineConfig
+
+LOG_FORMATS = ("auto", "text", "json", "journal")
 
 SETTINGS_DOC: dict[str, str] = {
     "host": "Address to listen on (`--host`).",
@@ -98,12 +102,20 @@ SETTINGS_DOC: dict[str, str] = {
         "and `postgresql+asyncpg` forms are taken too, ocrlive always uses psycopg 3); "
         "empty: SQLite in the data folder."
     ),
+    "log_format": (
+        "Log lines: `auto` (the journal's priorities under systemd, else text), `text`, "
+        "`json` (one JSON object a line, for log collectors) or `journal` (`--log-format`)."
+    ),
+    "metrics_token": (
+        "Bearer token for `GET /metrics`; when empty, `/metrics` answers the loopback only."
+    ),
 }
 
 
 def _default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "ocrlive"
+    """The user's data folder (Linux: $XDG_DATA_HOME/ocrlive or ~/.local/share/ocrlive;
+    macOS: ~/Library/Application Support/ocrlive; Windows: %LOCALAPPDATA%\\ocrlive)."""
+    return Path(platformdirs.user_data_dir("ocrlive", appauthor=False))
 
 
 def _default_workers() -> int:
@@ -165,10 +177,14 @@ class Settings:
     dask_scheduler: str = ""
     dask_documents: int = 4
     database_url: str = ""
+    metrics_token: str = ""
+    log_format: str = "auto"
 
     def __post_init__(self) -> None:
         if self.executor not in ("local", "dask"):
             raise ValueError(f"OCRLIVE_EXECUTOR must be local or dask, not {self.executor!r}")
+        if self.log_format not in LOG_FORMATS:
+            raise ValueError(f"OCRLIVE_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
         if self.executor == "dask" and not self.dask_scheduler:
             raise ValueError("OCRLIVE_EXECUTOR=dask needs OCRLIVE_DASK_SCHEDULER (tcp://host:8786)")
         if self.database_url and not self.database_url.startswith(("postgresql:", "postgresql+")):

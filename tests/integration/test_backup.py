@@ -17,11 +17,13 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestClient
 from tests.helpers.live import fake_png
+from tests.helpers.people import sign_in
 
 from ocrlive.cli import main
 from ocrlive.settings import Settings
 
 Client = TestClient[Any, Any]
+OPEN_SESSIONS = "SELECT count(*) FROM sessions WHERE ended_at IS NULL"
 
 
 def rows(db: Path, query: str) -> list[tuple[Any, ...]]:
@@ -73,6 +75,10 @@ async def test_backup_while_serving_then_restore(
 
     late = asyncio.create_task(upload(client, body(), "late.png"))
     await asyncio.sleep(0.2)  # the late upload is streaming in
+    # A stale shared-token file from before #8 (plaintext, unused): never backed up.
+    (settings.data_dir / "token").write_text("stale-shared-token-0123456789")
+    browser = aiohttp.ClientSession()
+    await sign_in(browser, client)  # an open session: it must not survive a restore
     backup = tmp_path / "backup"
     code = await asyncio.to_thread(
         main, ["backup", str(backup), "--data-dir", str(settings.data_dir)]
@@ -83,11 +89,18 @@ async def test_backup_while_serving_then_restore(
     assert await status(client, reading["id"]) == "processing"  # the backup did not wait
 
     check_snapshot(settings.db_path, backup, late_task["id"])
+    assert not (backup / "token").exists()
+    manifest = json.loads((backup / "manifest.json").read_text())
+    assert "token" not in {entry["path"] for entry in manifest["files"]}
+    assert rows(backup / "ocrlive.db", OPEN_SESSIONS) == [(1,)]
     restored = tmp_path / "restored"
     (restored / "stray").mkdir(parents=True)
     assert main(["restore", str(backup), "--data-dir", str(restored)]) == 1  # not empty
     (restored / "stray").rmdir()
     assert main(["restore", str(backup), "--data-dir", str(restored)]) == 0
+    assert not (restored / "token").exists()
+    assert rows(restored / "ocrlive.db", OPEN_SESSIONS) == [(0,)]  # everyone signed out
+    await browser.close()
     await serve_restored(start_app, make_settings(data_dir=restored), settings, done, reading)
 
 

@@ -40,6 +40,8 @@ MATRIX: dict[tuple[str, str], Any] = {
     ("GET", "/api/auth"): PUBLIC,
     ("POST", "/api/login"): PUBLIC,
     ("GET", "/api/ws"): PUBLIC,
+    ("GET", "/api/openapi.json"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,  # its own token or the loopback (test_metrics.py)
     ("POST", "/api/logout"): ALL,
     ("GET", "/api/session"): ALL,
     ("POST", "/api/session/refresh"): ALL,
@@ -183,7 +185,7 @@ async def test_disabled_person_and_no_credentials_get_401_everywhere(world: Worl
 
 async def test_public_routes_answer_without_credentials(world: World) -> None:
     async with aiohttp.ClientSession() as anon:
-        for path in ("/", "/api/health", "/api/auth"):
+        for path in ("/", "/api/health", "/api/auth", "/api/openapi.json"):
             assert (await anon.get(world.client.make_url(path))).status == 200, path
 
 

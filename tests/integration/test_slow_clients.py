@@ -30,6 +30,13 @@ def synthetic(seq: int) -> Event:
     return Event(seq=seq, type=EventType.CREATED, task=task)
 
 
+async def slow_closes(client: Client) -> float:
+    """What /metrics says of clients closed for being too slow (4009)."""
+    text = await (await client.get("/metrics")).text()
+    (line,) = [x for x in text.splitlines() if x.startswith("ocrlive_websocket_slow_closes_total")]
+    return float(line.split()[-1])
+
+
 async def test_a_frozen_client_is_closed_and_does_not_stall_the_others(
     start_app: Any, make_settings: Any
 ) -> None:
@@ -39,6 +46,7 @@ async def test_a_frozen_client_is_closed_and_does_not_stall_the_others(
     await frozen.subscribe("tasks")
     reader = await Live.connect(client.session, url)
     await reader.subscribe("tasks")
+    slow_before = await slow_closes(client)
     frozen.ws._conn.transport.pause_reading()  # type: ignore[union-attr]  # stops reading
     services = client.server.app[WS]
     total = 1500
@@ -63,6 +71,7 @@ async def test_a_frozen_client_is_closed_and_does_not_stall_the_others(
         while True:  # what was queued before the close, then the close itself
             await frozen._receive(timeout=5)
     assert len(frozen.events) < total
+    assert await slow_closes(client) == slow_before + 1  # counted for /metrics
 
 
 async def test_message_flood_is_refused_with_a_code(start_app: Any, make_settings: Any) -> None:

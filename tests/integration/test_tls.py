@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 from tests.helpers.people import PASSWORD, token_for
 
 from ocrlive.app import create_app
-from ocrlive.cli import _tls
+from ocrlive.ops.prepare import tls_context as _tls
 from ocrlive.settings import Settings
 
 FAKE_ENGINE = "ocrlive.ocr.fake:FakeEngine"

@@ -27,7 +27,7 @@ def test_unit_is_hardened_and_restarts(tmp_path: Path) -> None:
                                             "/var/lib/ocrlive"]  # fmt: skip
     assert service["DynamicUser"] == "yes" and service["User"] == "ocrlive"
     assert service["StateDirectory"] == "ocrlive"
-    assert service["Restart"] == "on-failure" and service["Type"] == "exec"
+    assert service["Restart"] == "on-failure" and service["Type"] == "notify"
     assert service["KillSignal"] == "SIGTERM"
     hardening = {"NoNewPrivileges": "yes", "ProtectSystem": "strict", "PrivateTmp": "yes",
                  "CapabilityBoundingSet": "",

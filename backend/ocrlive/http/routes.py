@@ -10,6 +10,7 @@ from aiohttp import web
 from ocrlive.audit.actions import Action as A
 from ocrlive.http import admin, oidc, pages, records, session, tasks
 from ocrlive.http.access import PUBLIC, SIGNED_IN, Access, add
+from ocrlive.http.openapi import openapi_json
 from ocrlive.identity.permissions import Permission as P
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -41,6 +42,7 @@ def setup_routes(app: web.Application) -> None:
     add(app, "GET", oidc.CALLBACK, oidc.callback, PUBLIC)
     add(app, "GET", "/api/health", tasks.health, PUBLIC)
     add(app, "GET", "/api/auth", session.auth_config, PUBLIC)
+    add(app, "GET", "/api/openapi.json", openapi_json, PUBLIC)
     add(app, "POST", "/api/login", session.login, PUBLIC)
     add(app, "POST", "/api/logout", session.logout, SIGNED_IN)
     add(app, "GET", "/api/session", session.current, Access(touch=False))

@@ -79,6 +79,8 @@ class DaskExecutor:
         self._refresh: asyncio.Task[None] | None = None
         self._closed = False
         self.versions: dict[str, str] = {}
+        # Dask's nannies restart their own workers; this node does not see the causes.
+        self.restart_causes: Counter[str] = Counter()
 
     @property
     def size(self) -> int:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Protocol
 
@@ -13,6 +14,8 @@ from ocrlive.ocr.types import OcrJob, OcrResult, Progress
 
 class Executor(Protocol):
     versions: dict[str, str]  # of the engine, once a worker has reported them
+    # Workers replaced, by cause (/metrics): crashed, hung, timeout, max_tasks, max_rss...
+    restart_causes: Counter[str]
 
     @property
     def size(self) -> int:

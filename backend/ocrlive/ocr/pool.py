@@ -18,7 +18,7 @@ import itertools
 import logging
 import multiprocessing
 import os
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 
 from ocrlive.events import TaskErrorCode, WorkerState
@@ -99,6 +99,7 @@ class OcrPool(WorkerLifecycle):
         self._changed = asyncio.Event()
         self._close_done: asyncio.Event | None = None
         self.versions: dict[str, str] = {}
+        self.restart_causes: Counter[str] = Counter()
 
     @property
     def size(self) -> int:
@@ -258,7 +259,8 @@ class OcrPool(WorkerLifecycle):
             # No heartbeat either: the worker hung, the document may be fine.
             error = WorkerCrashed(f"OCR worker {worker.proc.pid} stopped responding")
         self._settle(pending, None, error or TaskCancelled(pending.job.task_id))
-        self._retire(worker, kill=True)
+        cause = "hung" if isinstance(error, WorkerCrashed) else "timeout"
+        self._retire(worker, kill=True, cause=cause if error else "cancel_unanswered")
 
     def _silent_for(self, worker: _Worker) -> float:
         assert self._loop is not None
@@ -284,7 +286,7 @@ class OcrPool(WorkerLifecycle):
         elif pending is not None:
             error = WorkerCrashed(f"OCR worker {worker.proc.pid} stopped responding (hung)")
             self._settle(pending, None, error)
-        self._retire(worker, kill=True)
+        self._retire(worker, kill=True, cause="hung")
         self._dispatch()
 
     def _forget(self, pending: _Pending) -> None:
@@ -365,8 +367,10 @@ class OcrPool(WorkerLifecycle):
         self._settle(pending, end.result, error)
         if worker.state == WorkerState.BUSY:
             worker.state = WorkerState.IDLE
-            if worker.tasks_done >= self._max_tasks or end.rss_mb > self._max_rss_mb:
-                self._retire(worker, kill=False)
+            if worker.tasks_done >= self._max_tasks:
+                self._retire(worker, kill=False, cause="max_tasks")
+            elif end.rss_mb > self._max_rss_mb:
+                self._retire(worker, kill=False, cause="max_rss")
         self._dispatch()
 
     # --- introspection ------------------------------------------------------

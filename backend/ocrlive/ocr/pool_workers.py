@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing.context
+from collections import Counter
 from collections.abc import Callable
 
 from ocrlive.events import WorkerState
@@ -41,6 +42,9 @@ class WorkerLifecycle:
     _watch: asyncio.TimerHandle | None
     _changed: asyncio.Event
     _close_done: asyncio.Event | None
+    # Why workers were replaced: crashed, hung, timeout, cancel_unanswered, max_tasks,
+    # max_rss, start_failed (exported by /metrics).
+    restart_causes: Counter[str]
 
     @property
     def _closing(self) -> bool:
@@ -87,19 +91,21 @@ class WorkerLifecycle:
         assert self._loop is not None
         slot.failures += 1
         slot.restarts += 1
+        self.restart_causes["start_failed"] += 1
         slot.last_error = message
         delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (slot.failures - 1))
         log.error("OCR worker %d failed to start: %s (retry in %gs)", slot.index, message, delay)
         slot.respawn = self._loop.call_later(delay, self._spawn, slot)
         self._notify()
 
-    def _retire(self, worker: _Worker, *, kill: bool) -> None:
+    def _retire(self, worker: _Worker, *, kill: bool, cause: str) -> None:
         """Take a worker out of service; its replacement is spawned at once."""
         slot = worker.slot
         worker.state = WorkerState.STOPPING
         if slot.worker is worker:
             slot.worker = None
             slot.restarts += 1
+            self.restart_causes[cause] += 1
             self._retiring.append(worker)
             if not self._closing:
                 self._spawn(slot)
@@ -143,6 +149,7 @@ class WorkerLifecycle:
             return
         log.warning("OCR worker %s died (%s); replacing it", worker.proc.pid, exit_text)
         worker.slot.restarts += 1
+        self.restart_causes["crashed"] += 1
         self._spawn(worker.slot)
 
     def _on_watch(self) -> None:

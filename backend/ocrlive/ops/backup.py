@@ -6,6 +6,17 @@ table comes along, whichever issue added it. Stored files are copied after the
 snapshot, so every task in it has its upload (files are content-addressed and never
 rewritten). A manifest with a SHA-256 per file is written last: a backup without one
 is incomplete and restore refuses it.
+
+What a backup holds, deliberately: the database (tasks, events, results, revisions,
+people with their Argon2 password hashes, API tokens and sessions as SHA-256 hashes
+only, the audit log) and the stored uploads and page images. What it leaves out: a
+`token` file from before people signed in as themselves (#8; a plaintext secret that
+nothing reads any more and that must not spread to backup media), the running
+server's `server.lock` and `server.json`, the models (laid out again from the wheel),
+and anything else in the folder. A restore signs everyone out: open sessions end
+(`restored`) and unused sign-in links are dropped, so a cookie or link from before
+the backup opens nothing on the restored server; passwords and API tokens keep
+working.
 """
 
 from __future__ import annotations
@@ -26,10 +37,8 @@ from ocrlive.settings import Settings
 MANIFEST = "manifest.json"
 DB_NAME = "ocrlive.db"
 FORMAT = 1
-# What a data folder holds besides the database; models are laid out again from the
-# wheel, and the running server's lock and note are its own.
+# What a data folder holds besides the database (see above for what is left out).
 FOLDERS = ("files", "pages")
-SINGLE_FILES = ("token",)
 
 
 class BackupError(RuntimeError):
@@ -62,6 +71,9 @@ def _empty_target(dest: Path) -> None:
 
 
 def backup(settings: Settings, dest: Path) -> dict[str, Any]:
+    if settings.database_url:  # a SQLite file left in the folder would be a stale copy
+        raise BackupError("the database is PostgreSQL (OCRLIVE_DATABASE_URL): back it up "
+                          "with pg_dump; `ocrlive backup` copies SQLite installations")  # fmt: skip
     if not settings.db_path.is_file():
         raise BackupError(f"no database at {settings.db_path}")
     _empty_target(dest)
@@ -94,7 +106,7 @@ def _snapshot_database(source: Path, target: Path) -> None:
 
 
 def _data_files(data_dir: Path) -> list[str]:
-    found = [n for n in SINGLE_FILES if (data_dir / n).is_file()]
+    found: list[str] = []
     for folder in FOLDERS:
         root = data_dir / folder
         if root.is_dir():
@@ -160,11 +172,23 @@ def restore(settings: Settings, src: Path) -> dict[str, Any]:
         target = settings.data_dir / entry["path"]
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src / entry["path"], target)
-    if (settings.data_dir / "token").exists():
-        (settings.data_dir / "token").chmod(0o600)
     _rebase_file_paths(settings.db_path, manifest["source_data_dir"], settings.data_dir)
-    migrate(settings.db_path)
+    migrate(settings.db_path)  # first: a backup older than people (#8) has no sessions
+    _sign_everyone_out(settings.db_path)
     return manifest
+
+
+def _sign_everyone_out(db: Path) -> None:
+    """Sessions and unused sign-in links of the backup end with the restore."""
+    now = datetime.now(UTC).isoformat()
+    conn = sqlite3.connect(db)
+    try:
+        with conn:
+            conn.execute("UPDATE sessions SET ended_at = ?, end_reason = 'restored' "
+                         "WHERE ended_at IS NULL", (now,))  # fmt: skip
+            conn.execute("DELETE FROM login_links WHERE used_at IS NULL")
+    finally:
+        conn.close()
 
 
 def _rebase_file_paths(db: Path, old_dir: str, new_dir: Path) -> None:

@@ -74,7 +74,11 @@ After=network-online.target
 Wants=network-online.target
 
 [Service]
-Type=exec
+# The server says READY=1 once it listens and STOPPING=1 as it drains (sd_notify).
+Type=notify
+NotifyAccess=main
+# A first start lays out the models and migrates the database before it listens.
+TimeoutStartSec=300s
 ExecStart={shlex.join(command)}
 {_storage(options)}
 Environment=HOME={options.data_dir}

@@ -205,6 +205,10 @@ class TaskStore(Protocol):
 
     async def result(self, task_id: str) -> TaskResult | None: ...
 
+    async def count_by_status(self) -> dict[str, int]:
+        """How many tasks have each status (for /metrics)."""
+        ...
+
     async def close(self) -> None: ...
 
 

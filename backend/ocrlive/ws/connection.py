@@ -11,6 +11,7 @@ overflows is closed with CloseCode.TOO_SLOW and resumes later with `since`.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import logging
@@ -32,6 +33,8 @@ from ocrlive.ws.transport import SocketWriter
 log = logging.getLogger(__name__)
 
 _ids = itertools.count(1)
+# Closes initiated by the server, by close code, over the life of the process (/metrics).
+closed_by_server: collections.Counter[int] = collections.Counter()
 PING = b"\x89\x00"  # a complete, empty WebSocket ping frame (RFC 6455, server side)
 
 
@@ -173,6 +176,7 @@ class Connection:
 
     def close_soon(self, code: CloseCode, reason: str) -> None:
         if not self._closing:
+            closed_by_server[int(code)] += 1
             self._closing = True
             self.outbox.clear()
             if self._room is not None:
@@ -183,6 +187,8 @@ class Connection:
     async def close(self, code: CloseCode, reason: str) -> None:
         """Close now. A client that stopped reading may block the close handshake, so the
         transport is aborted when the close frame cannot go out promptly."""
+        if not self._closing:  # close_soon counted it already
+            closed_by_server[int(code)] += 1
         self._closing = True
         if self._room is not None:
             self._room.set()

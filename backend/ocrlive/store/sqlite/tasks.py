@@ -53,5 +53,9 @@ class SqliteTaskStore:
         row = await self._reader.first(rows.RESULT, (task_id,))
         return cast(TaskResult, json.loads(row[0])) if row and row[0] else None
 
+    async def count_by_status(self) -> dict[str, int]:
+        found = await self._reader.all("SELECT status, count(*) FROM tasks GROUP BY status")
+        return {str(status): int(count) for status, count in found}
+
     async def close(self) -> None:
         await self._reader.close()
