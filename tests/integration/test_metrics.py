@@ -21,6 +21,12 @@ from ocrlive.settings import Settings
 Client = TestClient[Any, Any]
 
 
+@pytest.fixture
+def backend_url(each_backend_url: str) -> str:
+    """The metrics of real work on SQLite and on PostgreSQL."""
+    return each_backend_url
+
+
 async def scrape(client: Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     resp = await client.get("/metrics")
     assert resp.status == 200 and resp.content_type == "text/plain"

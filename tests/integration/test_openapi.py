@@ -9,6 +9,7 @@ import asyncio
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient
 from openapi_spec_validator import validate
 from tests.helpers.live import fake_png
@@ -20,6 +21,14 @@ from ocrlive.http.openapi import build_spec
 from ocrlive.settings import Settings
 
 Client = TestClient[Any, Any]
+
+
+@pytest.fixture
+def backend_url(each_backend_url: str) -> str:
+    """Every operation answers as described on SQLite and on PostgreSQL."""
+    return each_backend_url
+
+
 STATIC = "/static/dist/assets/{filename}"
 
 
