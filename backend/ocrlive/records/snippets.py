@@ -1,10 +1,9 @@
 """Highlighted context for a search hit, made from the page's text and the parsed query.
 
-Made here rather than by FTS5's snippet(): snippet() must run for every row the database
-sorts, and asking FTS5 to sort by its own rank makes it rank every page that matches
-before any filter applies (~1 s of CPU for a common two-word phrase with a patient filter
-at 100,000 documents). Words are compared as the index compares them (unicode61 with
-remove_diacritics 2): case-folded, accents removed, punctuation separating words.
+Made here rather than by FTS5's snippet(), which would run for every match that is
+ranked, not for the page of hits alone. Words are compared as the index compares them
+(unicode61 with remove_diacritics 2): case-folded, accents removed, punctuation
+separating words.
 """
 
 from __future__ import annotations
@@ -29,11 +28,6 @@ def fold(word: str) -> str:
 def _matches(words: list[str], query: ParsedQuery) -> set[int]:
     """Indexes of the words that a positive term matched."""
     return _term_matches(words, query.positive)
-
-
-def page_has(body: str, term: Term) -> bool:
-    """Whether the page holds the term (its words in order), as the index would say."""
-    return bool(_term_matches(_page_words(body)[1], (term,)))
 
 
 def _page_words(body: str) -> tuple[list[tuple[int, int]], list[str]]:

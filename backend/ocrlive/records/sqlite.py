@@ -1,11 +1,12 @@
 """Records on SQLite: FTS5 search and the reads of revisions, the review queue and the
 patient view, on their own aiosqlite engine beside the task store's (WAL: reads never
-wait for the writer). The tables they read are kept by triggers on `results`
-(migrations/versions/0002_records.py)."""
+wait for the writer). The tables they read are kept by triggers on `results` and `tasks`
+(migrations/versions/0002_records.py, 0004_search_tags.py)."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -21,25 +22,44 @@ from ocrlive.records.base import (
     SearchResults,
 )
 from ocrlive.records.query import ParsedQuery, Term
-from ocrlive.records.snippets import make_snippet, page_has
+from ocrlive.records.ranking import COUNT_SAMPLE, Corpus, scores
+from ocrlive.records.snippets import make_snippet
+from ocrlive.records.tags import filter_tags
 from ocrlive.store.sqlite.reader import Reader
 from ocrlive.store.sqlite.rows import TASK_COLUMNS, task_from_row
 
 FIRST_LINES = 3
 _TASK_SELECT = ", ".join(f"t.{c}" for c in TASK_COLUMNS)
-# A patient's few documents are found through the tasks index and each one's rowid range
-# in the full-text index; any other query walks the full-text matches and checks the
-# filters on the way (CROSS JOIN fixes the order: SQLite's planner has no statistics
-# for the virtual table and would otherwise guess).
-_FROM_PATIENT = (
-    "FROM tasks AS t CROSS JOIN search_docs AS d ON d.task_id = t.id "
-    "CROSS JOIN search_pages AS f ON f.rowid BETWEEN d.id * 65536 AND d.id * 65536 + 65535"
-)
-_FROM_MATCHES = "FROM search_pages AS f CROSS JOIN tasks AS t ON t.id = f.task_id"
 # Unreviewed lines under the threshold, counted in one stored result.
 _PENDING = """(SELECT count(*) FROM json_each(r.result, '$.pages') AS p,
     json_each(p.value, '$.lines') AS l
     WHERE (l.value ->> 'score') < :threshold AND (l.value ->> 'reviewed') IS NULL)"""
+# The matching pages in the index's order until one more than can be counted; no
+# bm25() (ranking.py says why).
+_MATCHES = f"SELECT rowid FROM search_pages WHERE search_pages MATCH :match LIMIT {COUNT_CAP + 1}"
+# Too many to rank: the newest first, read off the index in rowid order, stopping at `limit`.
+_RECENT = (
+    "SELECT rowid FROM search_pages WHERE search_pages MATCH :match "
+    "ORDER BY rowid DESC LIMIT :limit OFFSET :offset"
+)
+# One word and no filter: FTS5's own bm25() is cheap, its counting walk being the
+# matches themselves (at most COUNT_CAP of them).
+_RANKED = (
+    "SELECT rowid, rank FROM search_pages WHERE search_pages MATCH :match "
+    "ORDER BY rank LIMIT :limit OFFSET :offset"
+)
+_BODIES = "SELECT rowid, body FROM search_pages WHERE rowid IN ({marks})"
+_HIT_ROWS = (
+    f"SELECT f.rowid, f.page, f.body, {_TASK_SELECT} FROM search_pages AS f "
+    "CROSS JOIN tasks AS t ON t.id = f.task_id WHERE f.rowid IN ({marks})"
+)
+# How many pages hold a word: the first COUNT_SAMPLE of them and where they end.
+_SAMPLE = (
+    "SELECT count(*), max(rowid) FROM (SELECT rowid FROM search_pages "
+    f"WHERE search_pages MATCH :match LIMIT {COUNT_SAMPLE})"
+)
+_CORPUS = "SELECT count(*), min(id), max(id) FROM search_pages_docsize"
+CORPUS_TTL_S = 60.0  # idf's page count may lag this much behind
 
 
 def _fts5_term(term: Term) -> str:
@@ -48,8 +68,8 @@ def _fts5_term(term: Term) -> str:
     return quoted + " *" if term.prefix else quoted
 
 
-def to_fts5(query: ParsedQuery) -> str:
-    """The FTS5 MATCH expression: positive terms ANDed, then each negative NOT-ed."""
+def _words(query: ParsedQuery) -> str:
+    """Positive terms ANDed, then each negative NOT-ed."""
     expr = " AND ".join(_fts5_term(t) for t in query.positive)
     for term in query.terms:
         if term.negated:
@@ -57,57 +77,16 @@ def to_fts5(query: ParsedQuery) -> str:
     return expr
 
 
-# The most pages of one patient that a phrase search reads before checking the phrases.
-PATIENT_PAGES = 5000
-
-
-def _split(term: Term) -> tuple[Term, ...]:
-    """A phrase as its words, each required (the last one keeps the prefix)."""
-    last = len(term.words) - 1
-    return tuple(
-        Term((w,), term.prefix and i == last, term.negated) for i, w in enumerate(term.words)
-    )
-
-
-def _words_only(query: ParsedQuery) -> bool:
-    """FTS5 seeks a word's postings to a rowid range, but evaluates a phrase over its
-    whole index first: at 100,000 documents a phrase took ~1 s of CPU per patient with
-    the rowid ranges, ~20-90 ms walking the matches and checking the patient."""
-    return all(len(term.words) == 1 for term in query.terms)
-
-
-def _where(filters: SearchFilters) -> tuple[str, dict[str, Any]]:
-    clauses, params = ["search_pages MATCH :match"], {}
-    for column, value in (
-        ("patient_id", filters.patient_id),
-        ("document_type", filters.document_type),
-        ("status", filters.status),
-    ):
-        if value:
-            clauses.append(f"t.{column} = :{column}")
-            params[column] = value
-    if filters.date_from:
-        clauses.append("t.created_at >= :date_from")
-        params["date_from"] = filters.date_from
-    if filters.date_to:  # inclusive: everything before the next day
-        clauses.append("t.created_at < date(:date_to, '+1 day')")
-        params["date_to"] = filters.date_to
-    return " AND ".join(clauses), params
-
-
-def _hits_sql(source: str, where: str, total: int, filtered: bool) -> str:
-    """Best first (BM25) while the matches are countable; past COUNT_CAP the newest
-    first, which FTS5 reads straight off its index in rowid order and stops after
-    `limit`, where ranking would score every page of a word that is on most of them.
-    With filters the score is sorted by SQLite rather than as FTS5's `rank`: FTS5 would
-    rank every match before the filters apply; this way only the pages that pass them
-    are scored. The page text is read afterwards, for the hits alone."""
-    ranked = "score DESC" if filtered else "rank"
-    order = ranked if total <= COUNT_CAP else "f.rowid DESC"
-    return (
-        f"SELECT f.rowid, f.page, -bm25(search_pages) AS score, {_TASK_SELECT} "
-        f"{source} WHERE {where} ORDER BY {order} LIMIT :limit OFFSET :offset"
-    )
+def to_fts5(query: ParsedQuery, filters: SearchFilters) -> str | None:
+    """The MATCH expression: the words in the text, the filters in the tags (tags.py);
+    None when no page can pass the filters."""
+    tags = filter_tags(filters)
+    if tags is None:
+        return None
+    expr = f"body : ({_words(query)})"
+    for tokens in tags:
+        expr += " AND tags : (" + " OR ".join(f'"{t}"' for t in tokens) + ")"
+    return expr
 
 
 class _Queries:
@@ -123,67 +102,99 @@ class _Queries:
         return rows[0][0] if rows else None
 
 
+def _native(query: ParsedQuery, filters: SearchFilters) -> bool:
+    """Whether FTS5's bm25() ranks this query cheaply (see _RANKED)."""
+    return (
+        len(query.terms) == 1 and len(query.terms[0].words) == 1 and not any(vars(filters).values())
+    )
+
+
+def _in(rowids: Sequence[int]) -> tuple[str, dict[str, int]]:
+    return ", ".join(f":r{i}" for i in range(len(rowids))), {
+        f"r{i}": r for i, r in enumerate(rowids)
+    }
+
+
 class SqliteSearchIndex:
     def __init__(self, reader: Reader) -> None:
         self._q = _Queries(reader)
+        self._corpus: tuple[float, Corpus] | None = None
 
     async def search(
         self, query: ParsedQuery, filters: SearchFilters, *, limit: int, offset: int
     ) -> SearchResults:
-        if filters.patient_id and not _words_only(query):
-            return await self._patient_phrases(query, filters, limit=limit, offset=offset)
-        where, params = _where(filters)
-        params |= {"match": to_fts5(query), "limit": limit, "offset": offset}
-        source = _FROM_PATIENT if filters.patient_id else _FROM_MATCHES
-        # Every indexed page belongs to a task (purges take both): without filters the
-        # count reads the index alone.
-        filtered = any(vars(filters).values())
-        counted = source if filtered else "FROM search_pages AS f"
-        count = f"SELECT count(*) FROM (SELECT 1 {counted} WHERE {where} LIMIT {COUNT_CAP + 1})"
-        total = int(await self._q.scalar(count, params) or 0)
-        rows = await self._q.all(_hits_sql(source, where, total, filtered), params)
-        bodies = await self._bodies([int(r[0]) for r in rows])
-        hits = [
-            SearchHit(
-                task_from_row(r[3:]), int(r[1]), float(r[2]), make_snippet(bodies[r[0]], query)
-            )
-            for r in rows
-        ]
-        exact = total <= COUNT_CAP
-        return SearchResults(hits, min(total, COUNT_CAP), exact, "rank" if exact else "recent")
+        """Best first (BM25 on the text, ranking.py) while the matches are countable;
+        past COUNT_CAP the newest first, where ranking would score every page of a
+        common word."""
+        match = to_fts5(query, filters)
+        if match is None:
+            return SearchResults([], 0, True)
+        found = [int(r[0]) for r in await self._q.all(_MATCHES, {"match": match})]
+        if len(found) <= COUNT_CAP and _native(query, filters):
+            params = {"match": match, "limit": limit, "offset": offset}
+            ranked = [(int(r[0]), -float(r[1])) for r in await self._q.all(_RANKED, params)]
+            hits = await self._hits([r for r, _ in ranked], query, given=[s for _, s in ranked])
+            return SearchResults(hits, len(found), True, "rank")
+        idfs = await self._idfs(query)
+        if len(found) <= COUNT_CAP:
+            bodies = await self._bodies(found)
+            scored = scores([bodies.get(r, "") for r in found], query, idfs)
+            ranked = sorted(zip(found, scored, strict=True), key=lambda p: (-p[1], -p[0]))
+            hits = await self._hits([r for r, _ in ranked[offset : offset + limit]], query, idfs)
+            return SearchResults(hits, len(found), True, "rank")
+        params = {"match": match, "limit": limit, "offset": offset}
+        recent = [int(r[0]) for r in await self._q.all(_RECENT, params)]
+        hits = await self._hits(recent, query, idfs)
+        return SearchResults(hits, COUNT_CAP, False, "recent")
 
-    async def _patient_phrases(
-        self, query: ParsedQuery, filters: SearchFilters, *, limit: int, offset: int
-    ) -> SearchResults:
-        """One patient's pages that hold every word, through the rowid ranges (cheap
-        seeks), then the phrases checked in each page's text (FTS5 would evaluate a phrase
-        over the whole index for every range)."""
-        # Negated phrases are left to the check below: NOT on a word would drop too much.
-        loose = ParsedQuery(tuple(
-            word for t in query.terms if len(t.words) == 1 or not t.negated for word in _split(t)
-        ))  # fmt: skip
-        where, params = _where(filters)
-        params |= {"match": to_fts5(loose), "limit": PATIENT_PAGES, "offset": 0}
-        sql = (f"SELECT f.rowid, f.page, -bm25(search_pages) AS score, f.body, {_TASK_SELECT} "
-               f"{_FROM_PATIENT} WHERE {where} ORDER BY score DESC LIMIT :limit")  # fmt: skip
-        phrases = [t for t in query.terms if len(t.words) > 1]
-        kept = [
-            r for r in await self._q.all(sql, params)
-            if all(page_has(r[3] or "", t) != t.negated for t in phrases)
-        ]  # fmt: skip
-        hits = [
-            SearchHit(task_from_row(r[4:]), int(r[1]), float(r[2]), make_snippet(r[3] or "", query))
-            for r in kept[offset : offset + limit]
+    async def _hits(
+        self, rowids: list[int], query: ParsedQuery, idfs: list[float] | None = None,
+        given: list[float] | None = None,
+    ) -> list[SearchHit]:  # fmt: skip
+        """The pages' text and tasks, for the hits alone, in the order given; scored
+        here with `idfs` unless the scores are `given`."""
+        if not rowids:
+            return []
+        marks, params = _in(rowids)
+        rows = {int(r[0]): r for r in await self._q.all(_HIT_ROWS.format(marks=marks), params)}
+        kept = [(rows[r], i) for i, r in enumerate(rowids) if r in rows]
+        bodies = [str(row[2] or "") for row, _ in kept]
+        scored = [given[i] for _, i in kept] if given else scores(bodies, query, idfs or [])
+        return [
+            SearchHit(task_from_row(row[3:]), int(row[1]), score, make_snippet(body, query))
+            for (row, _), body, score in zip(kept, bodies, scored, strict=True)
         ]
-        return SearchResults(hits, min(len(kept), COUNT_CAP), len(kept) <= COUNT_CAP)
 
     async def _bodies(self, rowids: list[int]) -> dict[int, str]:
         if not rowids:
             return {}
-        marks = ", ".join(f":r{i}" for i in range(len(rowids)))
-        sql = f"SELECT rowid, body FROM search_pages WHERE rowid IN ({marks})"
-        found = await self._q.all(sql, {f"r{i}": r for i, r in enumerate(rowids)})
+        marks, params = _in(rowids)
+        found = await self._q.all(_BODIES.format(marks=marks), params)
         return {int(r[0]): str(r[1] or "") for r in found}
+
+    async def _idfs(self, query: ParsedQuery) -> list[float]:
+        """Each positive term's idf, from the pages holding its rarest word; one term
+        alone orders the pages the same whatever its idf, so it is not counted."""
+        terms = query.positive
+        if len(terms) == 1:
+            return [1.0]
+        corpus = await self._corpus_now()
+        return [corpus.idf(min([await self._holding(corpus, t, i) for i in range(len(t.words))]))
+                for t in terms]  # fmt: skip
+
+    async def _holding(self, corpus: Corpus, term: Term, index: int) -> float:
+        prefix = term.prefix and index == len(term.words) - 1
+        word = Term((term.words[index],), prefix)
+        row = await self._q.all(_SAMPLE, {"match": f"body : ({_fts5_term(word)})"})
+        seen, last = (int(row[0][0]), row[0][1]) if row else (0, None)
+        return corpus.estimate(seen, None if last is None else int(last))
+
+    async def _corpus_now(self) -> Corpus:
+        now = time.monotonic()
+        if self._corpus is None or now - self._corpus[0] > CORPUS_TTL_S:
+            row = (await self._q.all(_CORPUS, {}))[0]
+            self._corpus = (now, Corpus(int(row[0]), int(row[1] or 0), int(row[2] or 0)))
+        return self._corpus[1]
 
 
 class SqliteRecordReads:

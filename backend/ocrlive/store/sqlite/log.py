@@ -106,7 +106,9 @@ class SqliteEventLog:
     # --- writing ------------------------------------------------------------
 
     async def append(self, plan: Plan) -> list[Event]:
-        events = await self._writer.run(lambda conn: write_plan(conn, plan, self.HEAD_SQL))
+        events = await self._writer.run(
+            lambda conn: write_plan(conn, plan, self.HEAD_SQL, retag=True)
+        )
         if events:
             self._head = events[-1].seq
             self._remember(events)
@@ -215,28 +217,46 @@ def _open(conn: Connection, head_sql: str) -> _Opened:
     return _Opened(epoch, int(head[0]) if head else 0, int(floor[0]) if floor else 0)
 
 
-def write_plan(conn: Connection, plan: Plan, head_sql: str) -> list[Event]:
+def write_plan(conn: Connection, plan: Plan, head_sql: str, *, retag: bool = False) -> list[Event]:
     """On the writer thread, in its transaction: the plan, then its rows, each kind as
-    one executemany."""
+    one executemany. `retag`: SQLite's search index tags documents with their status
+    (`_retag`); PostgreSQL's joins the tasks table instead."""
     tx = _Transaction(conn, head_sql)
     writes = plan(tx)
     given = [e.seq for e in writes.events]
     if given != list(range(tx.first or 0, tx.next)):
         raise RuntimeError(f"events must carry the seqs the log allocated, got {given[:5]}")
-    _store(conn, writes)
+    _store(conn, writes, retag)
     return writes.events
 
 
-def _store(conn: Connection, writes: Writes) -> None:
+def _retag(conn: Connection, tasks: list[Task], replaced: set[str]) -> None:
+    """An indexed document whose status changed is indexed again from its stored result,
+    with the new status among its search tags (migrations/versions/0004_search_tags.py).
+    Checked here, against the status it was tagged with, rather than by a trigger on
+    `tasks`: that one made every task update open the full-text index (+0.7 ms of CPU
+    a task, its progress events included). A result stored in this write is indexed
+    with it anyway."""
+    for task in tasks:
+        if task.id in replaced:
+            continue
+        tagged = conn.execute(rows.TAGGED_STATUS, (task.id,)).fetchone()
+        if tagged is not None and tagged[0] != str(task.status):
+            conn.execute(rows.REINDEX_RESULT, (task.id,))
+
+
+def _store(conn: Connection, writes: Writes, retag: bool) -> None:
     if writes.inserts:
         conn.executemany(rows.INSERT_TASK, [rows.insert_row(t, s) for t, s in writes.inserts])
     if writes.updates:
         conn.executemany(rows.UPDATE_TASK, [rows.update_row(t) for t in writes.updates])
+        if retag:
+            _retag(conn, writes.updates, {task_id for task_id, _ in writes.results})
     if writes.results:
         ids = [(task_id,) for task_id, _ in writes.results]
         conn.executemany("DELETE FROM results WHERE task_id = ?", ids)
-        stored = [(task_id, json.dumps(result)) for task_id, result in writes.results]
-        conn.executemany("INSERT INTO results (task_id, result) VALUES (?, ?)", stored)
+        stored = [(task_id, json.dumps(result), task_id) for task_id, result in writes.results]
+        conn.executemany(rows.INSERT_RESULT, stored)
     # The search index, the review queue and the archive of replaced results follow
     # these writes by trigger (migrations/versions/0002_records.py).
     if writes.revisions:

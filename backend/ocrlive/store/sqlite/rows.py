@@ -27,6 +27,15 @@ TASK_IDENTITY = "SELECT sha256, patient_id, document_type FROM tasks WHERE id = 
 RESULT = "SELECT result FROM results WHERE task_id = ?"
 RESULT_REVISION = "SELECT result, revision FROM results WHERE task_id = ?"
 REVISE_RESULT = "UPDATE results SET result = ?, revision = ? WHERE task_id = ?"
+TAGGED_STATUS = "SELECT status FROM search_docs WHERE task_id = ?"
+# The result's triggers index it again (results_reindex), tagged as its task is now.
+REINDEX_RESULT = "UPDATE results SET result = result WHERE task_id = ?"
+# A stored result is the revision after the newest archived one (a re-run's reading
+# follows the text it replaces); given here, the index trigger need not rewrite the row.
+INSERT_RESULT = (
+    "INSERT INTO results (task_id, result, revision) VALUES (?, ?, 1 + coalesce("
+    "(SELECT max(revision) FROM result_history WHERE task_id = ?), 0))"
+)
 INSERT_LINE_EDIT = (
     "INSERT INTO line_edits (task_id, revision, page, line, action, text_before, text_after, "
     "ocr_text, author, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
