@@ -31,6 +31,12 @@ class InvalidRequest(ApiError):
     status, code = 400, "invalid_request"
 
 
+class InvalidSettings(InvalidRequest):
+    """Engine settings of a re-run that are unknown or out of range."""
+
+    code = "invalid_settings"
+
+
 class Unauthorized(ApiError):
     status, code = 401, "unauthorized"
 

@@ -60,6 +60,16 @@ async def upload_pdf(session: aiohttp.ClientSession, url: str, path: Path, patie
     return task_id
 
 
+async def read_pdf(
+    session: aiohttp.ClientSession, live: Live, url: str, path: Path, patient: str
+) -> str:
+    """Uploaded and read to the end; its task ID."""
+    task_id = await upload_pdf(session, url, path, patient)
+    events = await live.until_terminal(task_id, timeout=300)
+    assert events[-1]["event"] == "task.completed", events[-1]
+    return task_id
+
+
 async def get_json(session: aiohttp.ClientSession, url: str, **params: Any) -> Any:
     async with session.get(url, params=params) as resp:
         assert resp.status == 200, await resp.text()
@@ -98,9 +108,7 @@ async def test_search_correct_and_export_a_real_three_page_pdf(
     async with aiohttp.ClientSession(headers=headers) as session:
         live = await Live.connect(session, f"{server.url}/api/ws")
         await live.subscribe("tasks")
-        task_id = await upload_pdf(session, server.url, pdf, "P-3003")
-        events = await live.until_terminal(task_id, timeout=300)
-        assert events[-1]["event"] == "task.completed", events[-1]
+        task_id = await read_pdf(session, live, server.url, pdf, "P-3003")
 
         found = await get_json(session, f"{server.url}/api/search", q="warfarin")
         assert [(h["task"]["id"], h["page"]) for h in found["hits"]] == [(task_id, 3)]
@@ -152,4 +160,66 @@ async def test_search_correct_and_export_a_real_three_page_pdf(
             archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
         (name,) = archive.namelist()
         assert name.startswith("P-3003_l") and "apixaban" in archive.read(name).decode()
+        await live.close()
+
+
+async def test_a_rerun_with_other_engine_settings_is_a_new_revision(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """Settings a user would change for a second reading reach the real engine (a page
+    scaled down to 32 px for detection yields no lines), are kept with the revision, are
+    refused with a code when wrong, and do not stick to the next re-run."""
+    lines = ["Discharge summary for the renal ward", "Potassium checked every morning"]
+    pdf = write_pdf([draw_page(lines, size=SIZE)], tmp_path / "d.pdf", DPI)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        live = await Live.connect(session, f"{server.url}/api/ws")
+        await live.subscribe("tasks")
+        task_id = await read_pdf(session, live, server.url, pdf, "P-4004")
+        first = await get_json(session, f"{server.url}/api/tasks/{task_id}/result")
+        assert len(first["pages"][0]["lines"]) == 2 and first["engine"]["settings"] == {}
+
+        rerun = f"{server.url}/api/tasks/{task_id}/rerun"
+        for wrong in ({"box_threshold": 2}, {"orientation": "yes"}, {"colour": 1},
+                      {"detection_side": 100.5}):  # fmt: skip
+            async with session.post(rerun, json={"settings": wrong}) as resp:
+                assert resp.status == 400, wrong
+                assert (await resp.json())["error"]["code"] == "invalid_settings"
+        async with session.post(rerun, json={"bogus": 1}) as resp:
+            assert resp.status == 400 and (await resp.json())["error"]["code"] == "invalid_request"
+
+        async def reread(body: dict[str, Any] | None) -> dict[str, Any]:
+            async with session.post(rerun, json=body) as resp:
+                assert resp.status == 200, await resp.text()
+                version = (await resp.json())["task"]["version"]
+
+            def finished(e: dict[str, Any]) -> bool:
+                later = e["task"]["id"] == task_id and e["task"]["version"] > version
+                return later and e["event"] == "task.completed"
+
+            done = await live.until(finished, timeout=300)
+            assert done["task"]["status"] == "completed"
+            result: dict[str, Any] = await get_json(
+                session, f"{server.url}/api/tasks/{task_id}/result"
+            )
+            return result
+
+        tiny = {"detection_limit": "max", "detection_side": 32, "orientation": False}
+        second = await reread({"settings": tiny})
+        assert second["revision"] == 2 and second["engine"]["settings"] == tiny
+        assert second["pages"][0]["lines"] == []
+        hits = await get_json(
+            session, f"{server.url}/api/search", q="potassium", patient_id="P-4004"
+        )
+        assert hits["hits"] == []  # the index follows the new revision
+        past = await get_json(session, f"{server.url}/api/tasks/{task_id}/revisions")
+        assert [(r["revision"], r["engine"]["settings"]) for r in past["replaced"]] == [(1, {})]
+        kept = await get_json(session, f"{server.url}/api/tasks/{task_id}/revisions/1")
+        assert kept["pages"][0]["text"] == first["pages"][0]["text"]
+
+        third = await reread(None)  # no settings: the server's again
+        assert third["revision"] == 3 and third["engine"]["settings"] == {}
+        assert [ln["text"] for ln in third["pages"][0]["lines"]] == [
+            ln["text"] for ln in first["pages"][0]["lines"]
+        ]
         await live.close()

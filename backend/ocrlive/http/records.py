@@ -16,7 +16,7 @@ from ocrlive.events import DocumentType, TaskStatus
 from ocrlive.http.access import principal, subject
 from ocrlive.http.tasks import int_query
 from ocrlive.keys import MANAGER, RECORDS, RUNNER, SETTINGS
-from ocrlive.ocr.types import TaskResult
+from ocrlive.ocr.types import ReadSettings, TaskResult
 from ocrlive.records import exports
 from ocrlive.records.base import SearchFilters
 from ocrlive.records.query import parse_query
@@ -185,7 +185,14 @@ async def archived_revision(request: web.Request) -> web.Response:
 
 
 async def rerun(request: web.Request) -> web.Response:
-    task = await request.app[RUNNER].rerun(request.match_info["task_id"])
+    """An empty body: the server's engine settings; `{"settings": {...}}` changes some
+    of them for this reading (ocr/types.py READ_SETTINGS), checked before anything."""
+    body = await _json_body(request) if request.body_exists else {}
+    unknown = set(body) - {"settings"}
+    if unknown:
+        raise InvalidRequest(f"Unknown field {sorted(unknown)[0]!r}; send settings")
+    settings = ReadSettings.parse(body.get("settings", {}))
+    task = await request.app[RUNNER].rerun(request.match_info["task_id"], settings)
     subject(request, task)
     return web.json_response({"task": task.to_json()})
 

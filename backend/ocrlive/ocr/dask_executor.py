@@ -180,7 +180,7 @@ class DaskExecutor:
         source = self._hold(client, task_id, data)
         for number in range(1, total + 1):
             key = f"ocrlive-page-{task_id}-{number}-{uuid.uuid4().hex[:8]}"
-            page_job = PageJob(task_id, number, total)
+            page_job = PageJob(task_id, number, total, doc.job.settings)
             future = client.submit(
                 read_page, source, page_job, self._topic, key=key, pure=False,
                 resources={ENGINE_RESOURCE: 1},

@@ -20,8 +20,9 @@ os.environ BEFORE importing this module, numpy, cv2 or paddle.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -49,6 +50,7 @@ from .types import (
     PageJob,
     Progress,
     ProgressSink,
+    ReadSettings,
     TaskCancelled,
 )
 
@@ -99,26 +101,55 @@ class Engine:
         )
         self._rec = TextRecognition(model_name=rec_name, model_dir=config.rec_model_dir, **common)
         install_space_decoding(self._rec, config.rec_space_thresh)
-        self._orientation = (
+        # Loaded now when the server turns pages (a missing model fails at start), else
+        # the first time a re-run asks for it.
+        self._classifier = (
             LineOrientation(classifier_path(CLASSIFIER_FILE), config.threads)
             if config.page_orientation
             else None
         )
+        self._active = config  # the settings of the document being read
         self._versions = _versions(config.engine, det_name, rec_name)
 
     def versions(self) -> dict[str, str]:
         return dict(self._versions)
 
+    @contextlib.contextmanager
+    def _settings(self, settings: ReadSettings) -> Iterator[EngineConfig]:
+        """The server's settings with a re-run's changes, for one document: detection's
+        are passed with each call, the decoder's space threshold is set and put back
+        (a worker reads one document at a time)."""
+        self._active = settings.applied(self.config)
+        decoder = self._rec.paddlex_predictor.post_op
+        decoder.space_thresh = self._active.rec_space_thresh
+        try:
+            yield self._active
+        finally:
+            self._active = self.config
+            decoder.space_thresh = self.config.rec_space_thresh
+
+    def _orientation(self) -> LineOrientation | None:
+        """The line classifier, loaded the first time a document wants pages turned."""
+        if not self._active.page_orientation:
+            return None
+        if self._classifier is None:
+            self._classifier = LineOrientation(
+                classifier_path(CLASSIFIER_FILE), self.config.threads
+            )
+        return self._classifier
+
     def read(self, job: OcrJob, report: ProgressSink) -> OcrResult:
         """Read every page of `job.path`; `report` may raise TaskCancelled."""
-        return _guarded(lambda: self._read(job, report))
+        with self._settings(job.settings):
+            return _guarded(lambda: self._read(job, report))
 
     def read_page(
         self, document: Source, job: PageJob, pages_dir: Path, report: ProgressSink
     ) -> OcrPage:
         """Read one page of `document` (the same steps as `read`), its image into
         `pages_dir`; progress is reported as a share of the whole document."""
-        return _guarded(lambda: self._read_one(document, job, pages_dir, report))
+        with self._settings(job.settings):
+            return _guarded(lambda: self._read_one(document, job, pages_dir, report))
 
     def _read_one(
         self, document: Source, job: PageJob, pages_dir: Path, report: ProgressSink
@@ -174,9 +205,9 @@ class Engine:
     ) -> tuple[Image.Image, int, tuple[list[Quad], list[BgrImage]]]:
         """The page turned upright, the clockwise turn, and its detected lines."""
         found = self._detect(_bgr(image))
-        rotation = 0
-        if self._orientation:
-            rotation = page_rotation(*found, self._orientation, self._confidence)
+        rotation, classifier = 0, self._orientation()
+        if classifier:
+            rotation = page_rotation(*found, classifier, self._confidence)
         if rotation:
             # Detected again on the turned page, not the boxes turned: the page then
             # reads exactly as if it had arrived upright.
@@ -185,7 +216,11 @@ class Engine:
         return image, rotation, found
 
     def _detect(self, bgr: BgrImage) -> tuple[list[Quad], list[BgrImage]]:
-        result = next(iter(self._det.predict_iter(bgr, max_side_limit=DET_MAX_SIDE_LIMIT)))
+        cfg = self._active
+        result = next(iter(self._det.predict_iter(
+            bgr, max_side_limit=DET_MAX_SIDE_LIMIT, limit_side_len=cfg.det_limit_side_len,
+            limit_type=cfg.det_limit_type, box_thresh=cfg.det_box_thresh,
+        )))  # fmt: skip
         quads, crops = [], []
         for quad in sort_quads(result["dt_polys"]):
             crop = minarea_rect_crop(bgr, quad)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NotRequired, Protocol, TypedDict
 
 from ocrlive.events import Stage, TaskErrorCode
@@ -41,6 +41,67 @@ class EngineConfig:
     read_pixels: int = 8_000_000  # pages above are scaled down to it: bounds worker memory
 
 
+# What a re-run may change (POST /api/tasks/{id}/rerun, docs/protocol.md): the public
+# name, EngineConfig's field, its type and the range it accepts.
+READ_SETTINGS: dict[str, tuple[str, type, tuple[Any, ...]]] = {
+    "box_threshold": ("det_box_thresh", float, (0.05, 0.95)),
+    "space_threshold": ("rec_space_thresh", float, (0.0, 1.0)),
+    "orientation": ("page_orientation", bool, ()),
+    "detection_side": ("det_limit_side_len", int, (32, 4000)),
+    "detection_limit": ("det_limit_type", str, ("min", "max")),
+}
+
+
+def _valid(name: str, value: Any) -> bool:
+    _, kind, allowed = READ_SETTINGS[name]
+    if kind is str:
+        return value in allowed
+    if kind is bool or isinstance(value, bool):  # JSON's true is no number
+        return kind is bool and isinstance(value, bool)
+    number = isinstance(value, int) or (kind is float and isinstance(value, float))
+    return number and bool(allowed[0] <= value <= allowed[1])  # NaN is refused here
+
+
+def _setting_rule(name: str) -> str:
+    _, kind, allowed = READ_SETTINGS[name]
+    if kind is str:
+        return "one of " + ", ".join(allowed)
+    if kind is bool:
+        return "true or false"
+    noun = "a whole number" if kind is int else "a number"
+    return f"{noun} from {allowed[0]} to {allowed[1]}"
+
+
+@dataclass(frozen=True)
+class ReadSettings:
+    """Engine settings chosen for one reading of one document (a re-run); the ones not
+    given are the server's (EngineConfig). Picklable: they travel with the job."""
+
+    values: tuple[tuple[str, Any], ...] = ()  # (public name, value), sorted
+
+    @classmethod
+    def parse(cls, data: object) -> ReadSettings:
+        """From a request's JSON object; raises InvalidSettings naming the first fault."""
+        from ocrlive.errors import InvalidSettings
+
+        if not isinstance(data, dict):
+            raise InvalidSettings("settings must be an object")
+        for name, value in data.items():
+            if name not in READ_SETTINGS:
+                known = ", ".join(READ_SETTINGS)
+                raise InvalidSettings(f"Unknown setting {name!r}; known: {known}")
+            if not _valid(name, value):
+                raise InvalidSettings(f"{name} must be {_setting_rule(name)}")
+        return cls(tuple(sorted(data.items())))
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.values)
+
+    def applied(self, config: EngineConfig) -> EngineConfig:
+        changes = {READ_SETTINGS[name][0]: value for name, value in self.values}
+        return replace(config, **changes)
+
+
 @dataclass(frozen=True)
 class OcrJob:
     """One document to read. `pages_dir` receives page-N.png for the viewer."""
@@ -48,6 +109,7 @@ class OcrJob:
     task_id: str
     path: str
     pages_dir: str
+    settings: ReadSettings = ReadSettings()
 
 
 @dataclass(frozen=True)
@@ -58,6 +120,7 @@ class PageJob:
     task_id: str
     number: int  # 1-based
     pages_total: int
+    settings: ReadSettings = ReadSettings()
 
 
 @dataclass(frozen=True)

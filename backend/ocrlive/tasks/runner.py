@@ -23,8 +23,16 @@ from ocrlive.errors import InvalidState, QueueFull, TaskNotFound
 from ocrlive.events import Priority, Task, TaskErrorCode, TaskStatus
 from ocrlive.ocr.executor import Executor
 from ocrlive.ocr.pool_state import PoolClosed, StorageFault, TaskTimedOut, WorkerCrashed
-from ocrlive.ocr.types import OcrFailure, OcrJob, OcrResultJson, TaskCancelled, TaskResult
+from ocrlive.ocr.types import (
+    OcrFailure,
+    OcrJob,
+    OcrResultJson,
+    ReadSettings,
+    TaskCancelled,
+    TaskResult,
+)
 from ocrlive.store.health import StorageHealth, is_storage_error
+from ocrlive.tasks import rerun_settings
 from ocrlive.tasks.manager import NewTask, TaskManager
 from ocrlive.tasks.queue import TaskQueue
 from ocrlive.tasks.supervisor import Supervisor
@@ -112,10 +120,17 @@ class Runner:
         await self.queue.put(task.id, task.priority)
         return task
 
-    async def rerun(self, task_id: str) -> Task:
-        """Read a completed document again (the current engine and settings)."""
+    async def rerun(self, task_id: str, settings: ReadSettings | None = None) -> Task:
+        """Read a completed document again: the current engine, its settings changed by
+        `settings`, kept (rerun_settings.py) once the task is queued again and until
+        the new reading is stored."""
         self.check_capacity()
         task = await self.manager.rerun(task_id)
+        folder = self.pages_dir / task.id
+        if settings and settings.values:
+            await asyncio.to_thread(rerun_settings.save, folder, settings)
+        else:
+            await asyncio.to_thread(rerun_settings.forget, folder)
         await self.queue.put(task.id, task.priority)
         return task
 
@@ -168,9 +183,10 @@ class Runner:
         except StorageFault as exc:
             await self._after_storage_fault(task, str(exc))
         else:
-            stored = self._result_json(task_id, result.to_json())
+            stored = self._result_json(task_id, result.to_json(), job.settings)
             with contextlib.suppress(InvalidState):
                 await self._persist(lambda: self.manager.complete(task_id, stored), "a result")
+                await asyncio.to_thread(rerun_settings.forget, Path(job.pages_dir))
 
     async def _persist(self, write: Callable[[], Awaitable[T]], what: str) -> T:
         """`write()`, again and again while storage refuses it (full disk, I/O error,
@@ -195,11 +211,18 @@ class Runner:
         path = await self.manager.store.tasks.file_path(task.id)
         if path is None:
             raise TaskNotFound(task.id)
-        return OcrJob(task_id=task.id, path=path, pages_dir=str(self.pages_dir / task.id))
+        folder = self.pages_dir / task.id
+        settings = await asyncio.to_thread(rerun_settings.load, folder)
+        return OcrJob(task_id=task.id, path=path, pages_dir=str(folder), settings=settings)
 
-    def _result_json(self, task_id: str, result: OcrResultJson) -> TaskResult:
+    def _result_json(
+        self, task_id: str, result: OcrResultJson, settings: ReadSettings
+    ) -> TaskResult:
+        """With the page images' URLs, and in `engine.settings` what a re-run changed
+        of the server's engine settings (kept with the revision)."""
         for page in result["pages"]:
             page["image_url"] = f"/api/tasks/{task_id}/pages/{page['number']}.png"
+        result["engine"] = {**result["engine"], "settings": settings.to_json()}
         return {"task_id": task_id, **result}
 
     async def _finish_failed(self, task_id: str, code: TaskErrorCode, message: str) -> None:

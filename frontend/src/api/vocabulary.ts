@@ -82,6 +82,7 @@ export type TaskErrorCode = (typeof TASK_ERROR_CODES)[number];
 
 export const HTTP_ERROR_CODES = [
   "invalid_request",
+  "invalid_settings",
   "unauthorized",
   "session_expired",
   "invalid_credentials",
