@@ -18,8 +18,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ocrlive.records.query import ParsedQuery, Term
-from ocrlive.records.snippets import fold
+from ocrlive.records.query import ParsedQuery
+from ocrlive.records.snippets import fold, starts_word, term_pattern
 
 K1, B = 1.2, 0.75  # FTS5's bm25() constants
 COUNT_SAMPLE = 5000
@@ -46,18 +46,8 @@ class Corpus:
         return max(1e-6, math.log((self.pages - holding + 0.5) / (holding + 0.5)))
 
 
-def term_pattern(term: Term) -> re.Pattern[str]:
-    """The term's words in order in folded text, ending a word unless a prefix. Starting
-    with the word itself lets the regex engine skip ahead to it (a lookbehind first
-    cost 50 us a page); `_count` checks the start."""
-    words = [re.escape(fold(w)) for w in term.words]
-    tail = "" if term.prefix else r"(?![^\W_])"
-    return re.compile(r"[\W_]+".join(words) + tail)
-
-
 def _count(pattern: re.Pattern[str], text: str) -> int:
-    """Matches that start a word."""
-    return sum(1 for m in pattern.finditer(text) if not text[m.start() - 1 : m.start()].isalnum())
+    return sum(1 for m in pattern.finditer(text) if starts_word(text, m.start()))
 
 
 def _folded(body: str) -> str:
