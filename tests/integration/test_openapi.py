@@ -184,7 +184,8 @@ async def exercise_records(client: Client, base: str, task_id: str) -> None:
     await client.post(f"{base}/pages/1/lines/0", json={"action": "nonsense"})
     await client.post("/api/exports", json={"task_ids": [task_id], "format": "txt"})
     await client.post("/api/exports", json={"task_ids": []})
-    await client.post(f"{base}/rerun")
+    await client.post(f"{base}/rerun", json={"settings": {"box_threshold": 7}})
+    await client.post(f"{base}/rerun", json={"settings": {"orientation": False}})
 
 
 async def test_a_drift_is_caught(settings: Settings) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from ocrlive import events as ev
 from ocrlive.errors import ApiError
 from ocrlive.identity.requests import COOKIE
+from ocrlive.ocr.types import READ_SETTINGS
 
 
 def _statuses(cls: type[ApiError]) -> dict[str, int]:
@@ -154,6 +155,25 @@ PAGE = object_schema(
         "lines": {"type": "array", "items": ref("Line")},
     }
 )
+
+
+def _setting(kind: type, allowed: tuple[Any, ...]) -> dict[str, Any]:
+    if kind is str:
+        return {"enum": list(allowed)}
+    if kind is bool:
+        return {"type": "boolean"}
+    number = "integer" if kind is int else "number"
+    return {"type": number, "minimum": allowed[0], "maximum": allowed[1]}
+
+
+# A re-run's engine settings (docs/protocol.md), any of them.
+READ_SETTINGS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        name: _setting(kind, allowed) for name, (_, kind, allowed) in READ_SETTINGS.items()
+    },
+    "additionalProperties": False,
+}
 RESULT = object_schema(
     {
         "task_id": _STR,
@@ -161,7 +181,9 @@ RESULT = object_schema(
         "score": _NUM,
         "engine": {
             "type": "object",
-            "description": "The engine and model versions that read it",
+            "description": "The engine and model versions that read it; `settings`: what a "
+            "re-run changed of the server's engine settings ({}: none)",
+            "properties": {"settings": READ_SETTINGS_SCHEMA},
             "additionalProperties": {"type": ["string", "number"]},
         },
         "pages": {"type": "array", "items": ref("Page")},

@@ -6,7 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from ocrlive import events as ev
-from ocrlive.http.openapi.components import TASK_ID, errors, json_body, query, ref
+from ocrlive.http.openapi.components import (
+    READ_SETTINGS_SCHEMA,
+    TASK_ID,
+    errors,
+    json_body,
+    query,
+    ref,
+)
 
 _INT, _NUM, _STR = {"type": "integer"}, {"type": "number"}, {"type": "string"}
 _TASK_ONLY = {"type": "object", "properties": {"task": ref("Task")}, "required": ["task"]}
@@ -225,10 +232,29 @@ PATHS: dict[str, Any] = {
             "summary": "Read a completed document again (a new revision)",
             "tags": ["records"],
             "parameters": [TASK_ID],
+            "requestBody": {
+                "required": False,
+                "description": "Engine settings for this reading only; none: the server's",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"settings": READ_SETTINGS_SCHEMA},
+                            "additionalProperties": False,
+                        }
+                    }
+                },
+            },
             "responses": {
                 "200": json_body(_TASK_ONLY, "Queued again"),
                 **errors(
-                    "not_found", "invalid_state", "queue_full", "storage_unavailable", write=True
+                    "invalid_request",
+                    "invalid_settings",
+                    "not_found",
+                    "invalid_state",
+                    "queue_full",
+                    "storage_unavailable",
+                    write=True,
                 ),
             },
         }
