@@ -3,10 +3,18 @@ seconds, forgotten at once on a change and never kept from a read a change overt
 
 from __future__ import annotations
 
+import asyncio
 from unittest import mock
 
+from tests.helpers.people import token_for
+
+from ocrlive.audit.log import AuditLog
 from ocrlive.identity.permissions import Principal, Role, Via, held_permissions
 from ocrlive.identity.recent import RecentTokens
+from ocrlive.identity.service import Identity, IdentityConfig
+from ocrlive.settings import Settings
+from ocrlive.store import people as people_store
+from ocrlive.store.database import Database
 
 
 def principal(token_id: int = 7, user_id: int = 3, address: str = "10.0.0.1") -> Principal:
@@ -51,3 +59,25 @@ def test_it_stays_bounded() -> None:
         recent.put(f"h{n}", principal(token_id=n), recent.generation)
     assert len(recent) <= 3
     assert recent.get("h9", "10.0.0.1") is not None
+
+
+async def test_handshakes_that_arrive_together_share_one_read(settings: Settings) -> None:
+    """A ward's dashboards reconnecting at once with one token: one database read (each
+    read beyond the pool's five opened a connection and a thread of its own)."""
+    secret = await token_for(settings, "nurse", "clerk")
+    db = Database.open(settings.database)
+    try:
+        ident = Identity(db, AuditLog(db.writer), IdentityConfig())
+        with mock.patch.object(people_store, "get_token", wraps=people_store.get_token) as reads:
+            found = await asyncio.gather(
+                *(ident.from_token(secret, f"10.0.0.{n % 3}", recent=True) for n in range(20))
+            )
+            assert reads.call_count == 1
+            assert {p.address for p in found if p is not None} == {"10.0.0.0", "10.0.0.1",
+                                                                   "10.0.0.2"}  # fmt: skip
+            assert all(p is not None and p.username == "nurse" for p in found)
+            assert await ident.from_token(secret, "10.0.0.9") is not None  # HTTP: reads
+            assert reads.call_count == 2
+            assert await ident.from_token("olt_wrong", "10.0.0.1", recent=True) is None
+    finally:
+        await db.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -97,6 +97,7 @@ class Identity:
         self._listeners: list[EndListener] = []
         self._token_touched: dict[int, float] = {}
         self.recent_tokens = RecentTokens()
+        self._verifying: dict[str, asyncio.Future[Principal | None]] = {}
         self._background: set[asyncio.Task[None]] = set()
 
     def on_end(self, listener: EndListener) -> None:
@@ -245,12 +246,27 @@ class Identity:
         self, secret: str, address: str, *, recent: bool = False
     ) -> Principal | None:
         """recent=True (WebSocket handshakes): a verification up to RECHECK_S old will do
-        (identity/recent.py says why that is as safe as the open sockets)."""
+        (identity/recent.py says why that is as safe as the open sockets), and handshakes
+        that arrive together with one token share one read."""
         if not secret or len(secret) > 200:
             return None
         token_hash = digest(secret)
-        if recent and (seen := self.recent_tokens.get(token_hash, address)) is not None:
+        if not recent:
+            return await self._verify_token(token_hash, address)
+        seen = self.recent_tokens.get(token_hash, address)
+        if seen is not None:
             return seen
+        flight = self._verifying.get(token_hash)
+        if flight is None:
+            flight = asyncio.ensure_future(self._verify_token(token_hash, address))
+            self._verifying[token_hash] = flight
+            flight.add_done_callback(lambda _: self._verifying.pop(token_hash, None))
+        principal = await asyncio.shield(flight)  # a client that leaves cancels only itself
+        if principal is None or principal.address == address:
+            return principal
+        return replace(principal, address=address)
+
+    async def _verify_token(self, token_hash: str, address: str) -> Principal | None:
         generation = self.recent_tokens.generation
         async with self.db.read() as conn:
             token = await store.get_token(conn, token_hash)
