@@ -227,7 +227,8 @@ async def _metrics(app: web.Application) -> AsyncIterator[None]:
         pool = app[POOL]
         return LiveValues(
             queue_depth=len(app[RUNNER].queue), connections=len(app[WS].connections),
-            workers=pool.size, busy=pool.busy, restarts=pool.restart_causes,
+            workers=pool.size, busy=pool.busy, executor_queue=pool.queue_depth,
+            restarts=pool.restart_causes,
             closes=closed_by_server, executor=settings.executor,
         )  # fmt: skip
 

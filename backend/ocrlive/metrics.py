@@ -111,6 +111,7 @@ class LiveValues:
     connections: int
     workers: int
     busy: int
+    executor_queue: int
     restarts: Mapping[str, int]
     closes: Mapping[int, int]
     executor: str
@@ -131,7 +132,10 @@ class LiveCollector(Collector):
             ("ocrlive_events_per_second", "Task events published per second over the last "
              "minute", m.recent_events.per_second()),
             ("ocrlive_websocket_connections", "Open WebSocket connections", live.connections),
-            ("ocrlive_workers_busy", "OCR workers (or Dask documents) being read", live.busy),
+            ("ocrlive_workers_busy", "Local OCR workers reading, or pages being read on the "
+             "Dask cluster", live.busy),
+            ("ocrlive_executor_queue_depth", "Jobs handed to the executor, waiting there for a "
+             "worker (local: documents; Dask: pages)", live.executor_queue),
         ]  # fmt: skip
         for name, doc, value in gauges:
             yield GaugeMetricFamily(name, doc, value=float(value))

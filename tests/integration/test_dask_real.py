@@ -147,6 +147,12 @@ async def test_serve_with_the_dask_executor_streams_one_task_to_completion(
             async with s.get(f"{server.url}/api/status") as resp:
                 workers = (await resp.json())["workers"]
             assert len(workers) == 2 and {w["device"] for w in workers} == {"cpu"}
+            async with s.get(f"{server.url}/metrics") as resp:  # from the loopback
+                assert resp.status == 200
+                metrics = await resp.text()
+            for line in ('ocrlive_workers{executor="dask"} 2.0', "ocrlive_pages_read_total 3.0",
+                         'ocrlive_tasks{status="completed"} 1.0'):  # fmt: skip
+                assert line in metrics.splitlines(), line
             await live.close()
     finally:
         server.stop()

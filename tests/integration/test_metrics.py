@@ -75,6 +75,7 @@ async def test_metrics_after_real_work(client: Client) -> None:
     assert value(samples, "ocrlive_events_total", event="task.requeued") == 1
     assert value(samples, "ocrlive_events_per_second") > 0
     assert value(samples, "ocrlive_workers", executor="local") == 1
+    assert ("ocrlive_executor_queue_depth", ()) in samples
     route = {"method": "GET", "route": "/api/tasks/{task_id}"}
     assert value(samples, "ocrlive_http_request_duration_seconds_count", **route) >= 2
     assert not [k for k in samples if "route" in dict(k[1]) and "/api/tasks/" in

@@ -41,6 +41,16 @@ async def test_sigterm_drains_and_the_task_resumes(tmp_path: Path) -> None:
         task_id = body["task"]["id"]
         while not any(e["event"] == "task.progress" for e in live.events):
             await live._receive()
+        async with session.get(f"{server.url}/metrics") as resp:  # a real server's metrics
+            assert resp.status == 200
+            metrics = (await resp.text()).splitlines()
+        expected = [
+            'ocrlive_tasks{status="processing"} 1.0',
+            "ocrlive_workers_busy 1.0",
+            'ocrlive_workers{executor="local"} 1.0',
+            "ocrlive_websocket_connections 1.0",
+        ]
+        assert [line for line in expected if line not in metrics] == []
         assert server.proc is not None
         server.proc.send_signal(signal.SIGTERM)
         closed = await live.ws.receive(timeout=30)
