@@ -199,8 +199,11 @@ def _migrate_to(settings: Settings, url: str) -> int:
 
 
 def login_url(settings: Settings, secret: str) -> str:
-    """A single-use sign-in link (`ocrlive users link`)."""
+    """A single-use sign-in link (`ocrlive users link`): to the server running on this
+    data folder (a desktop start may have taken another port), else to the settings'."""
+    from ocrlive.ops.instance import Instance
     from ocrlive.ops.server import base_url
     from ocrlive.ops.server import login_url as link_url
 
-    return link_url(base_url(settings), secret)
+    running = Instance(settings.data_dir).running_url()
+    return link_url(running or base_url(settings), secret)

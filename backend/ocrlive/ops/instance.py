@@ -53,6 +53,22 @@ class Instance:
         except (OSError, ValueError):
             return {}
 
+    def running_url(self) -> str | None:
+        """The address of the server holding this folder now (None: none does; a note
+        left by a killed server is ignored, its lock went with it)."""
+        try:
+            probe = (self.data_dir / LOCK_NAME).open("r")
+        except OSError:
+            return None
+        with probe:
+            try:
+                fcntl.flock(probe.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                url = self.read_info().get("url")
+                return str(url) if url else None
+            fcntl.flock(probe.fileno(), fcntl.LOCK_UN)
+            return None
+
     def announce(self, url: str) -> None:
         """Written once the port is bound (the port may be a free one the OS chose)."""
         info = {"pid": os.getpid(), "url": url}
