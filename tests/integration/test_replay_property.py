@@ -23,7 +23,8 @@ from tests.helpers.people import token_for
 
 from ocrlive.app import _store, _tasks
 from ocrlive.events import Event, Stage
-from ocrlive.keys import MANAGER, SETTINGS, WS
+from ocrlive.keys import MANAGER, METRICS, SETTINGS, WS
+from ocrlive.metrics import Metrics
 from ocrlive.ocr.types import Progress
 from ocrlive.settings import load_settings
 from ocrlive.store.db import migrate
@@ -37,6 +38,7 @@ async def live_app(data_dir: Path, database_url: str = "") -> tuple[web.Applicat
     app = web.Application()
     settings = load_settings(environ={}, data_dir=data_dir, database_url=database_url)
     app[SETTINGS] = settings
+    app[METRICS] = Metrics()  # app._tasks counts the events it publishes
     app.router.add_get("/api/ws", view.handle)
     app.cleanup_ctx.extend([_store, _tasks])
     migrate(settings.database)

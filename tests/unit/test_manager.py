@@ -190,6 +190,75 @@ async def test_recovery_gives_a_snapshot_when_the_log_was_purged_past_since(
     assert await service.recover("missing", None, manager.epoch) is None
 
 
+def count_reads(
+    manager: TaskManager, sinces: list[object] | None = None, gate: asyncio.Event | None = None
+) -> list[int]:
+    """Wrap the log's read_since: [reads so far, most at once], each answer 5 ms late
+    (or held until `gate` is set); each read's `since` is appended to `sinces`."""
+    log, counts = manager.store.log, [0, 0]
+    read_since, reading = log.read_since, [0]
+
+    async def counted(*args: object, **kwargs: object) -> list[Event] | None:
+        counts[0] += 1
+        if sinces is not None:
+            sinces.append(args[0])
+        reading[0] += 1
+        counts[1] = max(counts[1], reading[0])
+        try:
+            found = await read_since(*args, **kwargs)  # type: ignore[arg-type]
+            await (gate.wait() if gate else asyncio.sleep(0.005))  # a slow database
+            return found
+        finally:
+            reading[0] -= 1
+
+    log.read_since = counted  # type: ignore[method-assign]
+    return counts
+
+
+async def test_a_storm_of_recoveries_reads_the_log_a_few_at_a_time(manager: TaskManager) -> None:
+    """1,000 resuming clients at once must wait for the log in the recovery service, not
+    in the database pool (whose timeout answered internal_error); those resuming from
+    the same position share one read."""
+    from ocrlive.ws.recovery import READS_AT_ONCE, RecoveryService
+
+    tasks = [(await manager.create(new_task()))[0] for _ in range(8)]
+    for task in tasks:
+        await manager.mark_started(task.id)
+    counts = count_reads(manager)
+    service = RecoveryService(manager.store.log, manager.store.tasks, manager.live)
+    wanted = [t.id for t in tasks] * 5  # 8 positions, 40 clients
+    found = await asyncio.gather(*(service.recover(i, 1, manager.epoch) for i in wanted))
+    assert all(r is not None and r.recovered and r.events for r in found)
+    by_task = {r.task.id: [e.seq for e in r.events] for r in found if r and r.task}
+    assert all([e.seq for e in r.events] == by_task[r.task.id] for r in found if r and r.task)
+    assert counts == [8, READS_AT_ONCE]
+
+
+async def test_a_client_joining_a_read_gets_what_was_published_since(
+    manager: TaskManager,
+) -> None:
+    from ocrlive.ws.recovery import RecoveryService
+
+    task, _ = await manager.create(new_task())
+    await manager.mark_started(task.id)
+    sinces: list[object] = []
+    gate = asyncio.Event()
+    counts = count_reads(manager, sinces, gate)
+    service = RecoveryService(manager.store.log, manager.store.tasks, manager.live)
+    first = asyncio.ensure_future(service.recover(task.id, 1, manager.epoch))
+    while counts[0] == 0:  # until its read has begun
+        await asyncio.sleep(0)
+    await manager.apply_progress(progress(task.id, 10.0))  # published after that read began
+    second = asyncio.ensure_future(service.recover(task.id, 1, manager.epoch))
+    for _ in range(5):  # the second joins the first's read
+        await asyncio.sleep(0)
+    gate.set()
+    early, late = await first, await second
+    assert early is not None and late is not None
+    assert [e.seq for e in early.events] == [e.seq for e in late.events] == [2, 3]
+    assert sinces.count(1) == 1  # one shared read; the rest topped up from seq 2
+
+
 async def test_concurrent_changes_share_commits_and_keep_seq_order(manager: TaskManager) -> None:
     tasks = await asyncio.gather(*(manager.create(new_task()) for _ in range(20)))
     ids = [t.id for t, _ in tasks]
