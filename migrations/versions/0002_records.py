@@ -208,6 +208,10 @@ CREATE TRIGGER tasks_forget AFTER DELETE ON tasks
     FOR EACH ROW EXECUTE FUNCTION ocrlive_tasks_forget()"""
 
 PG_STATEMENTS = [
+    # 0001 made seq an INTEGER, 64 bits on SQLite but 32 on PostgreSQL: at 100 events a
+    # second that is eight months of seqs. (No PostgreSQL database predates this.)
+    "ALTER TABLE events ALTER COLUMN seq TYPE BIGINT",
+    "ALTER SEQUENCE events_seq_seq AS BIGINT",
     "ALTER TABLE results ADD COLUMN revision INTEGER NOT NULL DEFAULT 0",
     "CREATE INDEX ix_tasks_patient ON tasks (patient_id, created_at)",
     """CREATE TABLE result_history (
@@ -248,6 +252,8 @@ PG_DROPS = [
     "DROP TABLE result_history",
     "DROP INDEX ix_tasks_patient",
     "ALTER TABLE results DROP COLUMN revision",
+    "ALTER SEQUENCE events_seq_seq AS INTEGER",
+    "ALTER TABLE events ALTER COLUMN seq TYPE INTEGER",
 ]
 
 

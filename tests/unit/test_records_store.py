@@ -130,6 +130,26 @@ async def test_punctuation_cuts_words_alike_and_more_matches_rank_first(
     assert ids(await search(records, "insulin")) == [often.id, once.id]
 
 
+async def test_past_the_count_cap_hits_come_newest_first_and_the_total_says_more(
+    records: Records, manager: TaskManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A word on more pages than are worth ranking: the newest documents first, the total
+    capped and marked inexact; under the cap, ranked and exact (both backends)."""
+    import ocrlive.records.postgres
+    import ocrlive.records.sqlite
+
+    for module in (ocrlive.records.sqlite, ocrlive.records.postgres):
+        monkeypatch.setattr(module, "COUNT_CAP", 2)
+    made = [await finished(manager, make_result([("oxygen given", 0.9)])) for _ in range(4)]
+    found = await search(records, "oxygen")
+    assert (found.total, found.total_exact, found.order) == (2, False, "recent")
+    assert ids(found) == [t.id for t in reversed(made)]  # newest first
+    paged = await records.search.search(parse_query("oxygen"), SearchFilters(), limit=2, offset=2)
+    assert [h.task.id for h in paged.hits] == [made[1].id, made[0].id]
+    few = await search(records, "oxygen", patient_id="nobody-else")
+    assert (few.total, few.total_exact) == (0, True)
+
+
 async def test_every_filter_narrows_the_hits(records: Records, manager: TaskManager) -> None:
     lab = await finished(manager, make_result([("potassium normal", 0.99)]), patient="P-7")
     letter = await finished(

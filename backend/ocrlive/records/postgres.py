@@ -83,25 +83,60 @@ class PgSearchIndex:
     async def search(
         self, query: ParsedQuery, filters: SearchFilters, *, limit: int, offset: int
     ) -> SearchResults:
+        """One pass over the matches (at most COUNT_CAP + 1, with their rank) counts and
+        ranks them: GIN keeps no word positions, so a phrase of common words is checked
+        page by page, and a second pass for the hits doubled that time (0.5 s for one
+        phrase at 20,000 documents). Past COUNT_CAP, newest first, as on SQLite."""
         where, params = _where(filters)
-        params |= {"match": to_tsquery(query), "limit": limit, "offset": offset}
-        count = f"SELECT count(*) FROM (SELECT 1 {_FROM} WHERE {where} LIMIT {COUNT_CAP + 1}) AS c"
-        total = int(await self._q.scalar(count, params) or 0)
-        # Past COUNT_CAP matches, newest first rather than ranking every one of them
-        # (as on SQLite); otherwise ts_rank, best first.
-        order = "score DESC, t.created_at DESC" if total <= COUNT_CAP else "t.created_at DESC"
-        rows = await self._q.all(
-            f"SELECT f.page, ts_rank(f.tsv, to_tsquery(:config, :match)) AS score, f.body, "
-            f"{_TASK_SELECT} {_FROM} WHERE {where} ORDER BY {order}, f.ordinal "
-            "LIMIT :limit OFFSET :offset",
+        params |= {"match": to_tsquery(query), "cap": COUNT_CAP + 1}
+        found = await self._q.all(
+            "SELECT f.task_id, f.ordinal, ts_rank(f.tsv, to_tsquery(:config, :match)), "
+            f"t.created_at {_FROM} WHERE {where} LIMIT :cap",
             params,
         )
-        hits = [
-            SearchHit(task_from_row(r[3:]), int(r[0]), float(r[1]), make_snippet(r[2], query))
-            for r in rows
+        total, exact = min(len(found), COUNT_CAP), len(found) <= COUNT_CAP
+        ranked: Sequence[Any]
+        if exact:
+            ranked = _best_first(found)[offset : offset + limit]
+        else:
+            ranked = await self._q.all(
+                "SELECT f.task_id, f.ordinal, ts_rank(f.tsv, to_tsquery(:config, :match)) "
+                f"{_FROM} WHERE {where} ORDER BY t.created_at DESC, f.ordinal "
+                "LIMIT :limit OFFSET :offset",
+                params | {"limit": limit, "offset": offset},
+            )
+        hits = await self._hits([(r[0], r[1], float(r[2])) for r in ranked], query)
+        return SearchResults(hits, total, exact, "rank" if exact else "recent")
+
+    async def _hits(
+        self, chosen: list[tuple[str, int, float]], query: ParsedQuery
+    ) -> list[SearchHit]:
+        """The pages' text and tasks, for the hits alone, in the order chosen."""
+        if not chosen:
+            return []
+        keys: dict[str, Any] = {f"t{i}": task_id for i, (task_id, _, _) in enumerate(chosen)}
+        keys |= {f"o{i}": ordinal for i, (_, ordinal, _) in enumerate(chosen)}
+        pairs = ", ".join(f"(:t{i}, :o{i})" for i in range(len(chosen)))
+        rows = await self._q.all(
+            f"SELECT f.task_id, f.ordinal, f.page, f.body, {_TASK_SELECT} {_FROM} "
+            f"WHERE (f.task_id, f.ordinal) IN ({pairs})",
+            keys,
+        )
+        by_key = {(r[0], r[1]): r for r in rows}
+        return [
+            SearchHit(task_from_row(r[4:]), int(r[2]), score, make_snippet(r[3], query))
+            for task_id, ordinal, score in chosen
+            if (r := by_key.get((task_id, ordinal))) is not None  # purged meanwhile: left out
         ]
-        exact = total <= COUNT_CAP
-        return SearchResults(hits, min(total, COUNT_CAP), exact, "rank" if exact else "recent")
+
+
+def _best_first(found: Sequence[Any]) -> list[Any]:
+    """Rank, then the newest document, then the page's order (stable sorts, last key
+    first)."""
+    ordered = sorted(found, key=lambda r: r[1])
+    ordered.sort(key=lambda r: r[3], reverse=True)
+    ordered.sort(key=lambda r: r[2], reverse=True)
+    return ordered
 
 
 class PgRecordReads(SqliteRecordReads):
