@@ -6,6 +6,7 @@ table); two nodes on one database see each other's events in one order, gapless.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from tests.helpers.live import Live, fake_png
 from tests.helpers.postgres import PostgresCluster
+from tests.helpers.server import ServerProcess
 from tests.integration.test_api import assert_error, form, upload
 
 from ocrlive.audit.log import AuditLog
@@ -141,3 +143,24 @@ async def test_every_form_of_a_postgresql_url_is_served_and_anything_else_refuse
         await store.close()
     with pytest.raises(ValueError, match="PostgreSQL URL"):
         make_settings(database_url="mysql://root@localhost/ocrlive")
+
+
+def test_two_serve_nodes_on_one_postgresql_share_one_data_folder(
+    postgres: PostgresCluster, database_url: str, tmp_path: Path
+) -> None:
+    """The deployment of the README: `ocrlive serve` twice, one database, one folder
+    (the one-server-per-folder lock is SQLite's rule); each lists both nodes."""
+    data = tmp_path / "shared"
+    env = {"OCRLIVE_DATABASE_URL": database_url, "OCRLIVE_WORKERS": "1"}
+    node_a = ServerProcess(data, "shared-folder-token-0123456789", **env)
+    node_b = ServerProcess(data, node_a.token, **env)
+    try:
+        node_a.start()
+        node_b.start(provision=False)  # the admin and token are in the database already
+        deadline = time.monotonic() + 30  # each node's LISTEN connection names it
+        while {len(n.status()["nodes"]) for n in (node_a, node_b)} != {2}:
+            assert time.monotonic() < deadline, [n.status()["nodes"] for n in (node_a, node_b)]
+            time.sleep(0.2)
+    finally:
+        node_b.stop()
+        node_a.stop()

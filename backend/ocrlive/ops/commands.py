@@ -39,7 +39,10 @@ def _serve(settings: Settings, *, desktop: bool, browser: bool, fallback_port: b
         return 2
     instance = Instance(settings.data_dir)
     try:
-        instance.acquire()
+        # On PostgreSQL several nodes serve one database and may share one data folder
+        # (README: Deployment on several machines): the lock is SQLite's one-server rule.
+        if not settings.database_url:
+            instance.acquire()
     except AlreadyRunning as running:
         return _already_running(settings, running, desktop=desktop, browser=browser)
     try:
