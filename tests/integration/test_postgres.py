@@ -90,7 +90,9 @@ async def test_two_nodes_on_one_database_see_every_event_once_in_order(
     node_a = await start_app(make_settings(database_url=database_url, data_dir=tmp_path / "a"))
     node_b = await start_app(make_settings(database_url=database_url, data_dir=tmp_path / "b"))
     on_a, on_b = await follow(node_a), await follow(node_b)
-    nodes = (await (await node_a.get("/api/status")).json())["nodes"]
+    async with asyncio.timeout(30):  # each node is listed once its LISTEN connection is up
+        while len(nodes := (await (await node_a.get("/api/status")).json())["nodes"]) < 2:
+            await asyncio.sleep(0.1)
     assert len(nodes) == 2 and [n["self"] for n in nodes].count(True) == 1, nodes
     uploaded = []
     for node, text in ((node_a, b"on node A"), (node_b, b"on node B"), (node_a, b"A again")):
