@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -54,7 +55,11 @@ from ocrlive.ratelimit import SlidingWindow
 from ocrlive.records import open_records
 from ocrlive.settings import Settings
 from ocrlive.store import open_store
+from ocrlive.store.database import Database
+from ocrlive.store.db import is_url
 from ocrlive.store.health import StorageHealth
+from ocrlive.store.nodes import NodeTable
+from ocrlive.tasks.cluster import Cluster, new_node
 from ocrlive.tasks.manager import TaskManager
 from ocrlive.tasks.retention import retention_loop
 from ocrlive.tasks.runner import Runner
@@ -195,17 +200,28 @@ def _pool(engine_factory: str):  # type: ignore[no-untyped-def]
     return ctx
 
 
+def build_cluster(settings: Settings, db: Database) -> Cluster:
+    """This node among the others on its database (alone on a SQLite file)."""
+    name = settings.node_name or f"{socket.gethostname()}:{settings.port}"
+    node = new_node(name, f"{settings.host}:{settings.port}")
+    single = not is_url(settings.database)  # one process serves a SQLite file
+    return Cluster(NodeTable(db.writer), node, lease_s=settings.node_lease_s, single=single)
+
+
 async def _runner(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
+    settings, pool = app[SETTINGS], app[POOL]
+    cluster = build_cluster(settings, app[DB])
     runner = Runner(
-        app[MANAGER], app[POOL], settings.pages_dir, queue_limit=settings.queue_limit,
+        app[MANAGER], pool, settings.pages_dir, queue_limit=settings.queue_limit,
         concurrency=settings.dask_documents if settings.executor == "dask" else settings.workers,
-        health=app[STORAGE],
+        health=app[STORAGE], cluster=cluster,
     )  # fmt: skip
+    pool.on_reconnect = cluster.wake  # a restarted scheduler: the leader re-submits
     await runner.start()
     app[RUNNER] = runner
     yield
     await runner.close()
+    await cluster.stop()
 
 
 async def _retention(app: web.Application) -> AsyncIterator[None]:

@@ -109,6 +109,11 @@ SETTINGS_DOC: dict[str, str] = {
     "metrics_token": (
         "Bearer token for `GET /metrics`; when empty, `/metrics` answers the loopback only."
     ),
+    "node_name": "This server node's name in `/api/status` (default: host name and port).",
+    "node_lease_s": (
+        "Seconds a node may go without a heartbeat before it is taken for dead and its "
+        "unfinished tasks are taken over by the leader (several nodes on one PostgreSQL)."
+    ),
 }
 
 
@@ -179,6 +184,11 @@ class Settings:
     database_url: str = ""
     metrics_token: str = ""
     log_format: str = "auto"
+    node_name: str = ""
+    # 4 heartbeats per lease: a node killed with SIGKILL has its tasks taken over within
+    # 10-12.5 s, and a node stalled for 10 s (a long GC pause, a busy disk) is not yet
+    # taken for dead after one late beat.
+    node_lease_s: float = 10.0
 
     def __post_init__(self) -> None:
         if self.executor not in ("local", "dask"):

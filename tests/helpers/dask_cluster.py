@@ -40,9 +40,20 @@ class DaskCluster:
         self.procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
 
     def start(self) -> None:
+        self.start_scheduler()
+        self.add_workers(self.workers)
+
+    def start_scheduler(self) -> None:
+        """(Again, on the same port: `ocrlive worker` processes join it by themselves.)"""
         port = self.address.rsplit(":", 1)[1]
         self._spawn("scheduler", "scheduler", "--host", "127.0.0.1", "--port", port)
-        self.add_workers(self.workers)
+        self.procs.insert(0, self.procs.pop())  # procs[0] is always the scheduler
+
+    def kill_scheduler(self) -> None:
+        """SIGKILL the scheduler, as a crash of its machine would."""
+        scheduler = self.procs.pop(0)
+        scheduler.kill()
+        scheduler.wait(10)
 
     def add_workers(self, count: int) -> None:
         """One more `ocrlive worker` command with `count` processes; waits until they join."""

@@ -121,7 +121,7 @@ async def status(request: web.Request) -> web.Response:
     body: dict[str, Any] = {
         "version": __version__,
         "uptime_s": round(uptime(app), 1),
-        "nodes": await app[STORE].log.nodes(),
+        "nodes": await runner.cluster.describe() if runner.cluster else [],
         "workers": pool.status(),
         "queue_depth": len(runner.queue),
         "queue": {

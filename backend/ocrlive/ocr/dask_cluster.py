@@ -9,6 +9,7 @@ resource: a plain `dask worker` joined to the same scheduler never gets one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -29,6 +30,7 @@ CLOSE_TIMEOUT_S = 10.0
 # A page whose worker dies is run again elsewhere once; a second death fails the task
 # (`worker_crashed`), as a document that kills two local workers does.
 ALLOWED_FAILURES = 1
+REJOIN_FIRST_S, REJOIN_MAX_S = 1.0, 15.0  # a worker whose scheduler went away tries again
 
 
 def gpu_device(wanted: bool) -> str:
@@ -53,26 +55,65 @@ def worker_resources(device: str) -> dict[str, float]:
 async def run_workers(
     scheduler: str, config: EngineConfig, *, processes: int, factory: str, name: str = ""
 ) -> None:
-    """Start `processes` worker processes and serve until SIGINT/SIGTERM."""
+    """Start `processes` worker processes and serve until SIGINT/SIGTERM. Dask's workers
+    close when their scheduler goes away; these join it again once it is back (a
+    restarted scheduler finds its workers without anyone restarting them)."""
     # Spawned worker processes inherit this environment before they import numpy.
     os.environ.update(thread_env(config.threads))
     base = name or socket.gethostname()
     resources = worker_resources(config.device)
     plugins = (EnginePlugin(config, factory),)
-    nannies = [
-        Nanny(scheduler, nthreads=1, resources=resources, plugins=plugins, name=f"{base}-ocr-{n}")
-        for n in range(processes)
-    ]
-    await asyncio.gather(*nannies)
-    print(f"ocrlive worker: {processes} process(es) joined {scheduler}", flush=True)
-    await _until_stopped(*(asyncio.ensure_future(n.finished()) for n in nannies))
-    await asyncio.gather(*(n.close(timeout=CLOSE_TIMEOUT_S) for n in nannies))
+    stop = _stop_event()
+    delay = REJOIN_FIRST_S
+    while not stop.is_set():
+        nannies = [
+            Nanny(scheduler, nthreads=1, resources=resources, plugins=plugins,
+                  name=f"{base}-ocr-{n}")
+            for n in range(processes)
+        ]  # fmt: skip
+        if await _serve(nannies, scheduler, stop):
+            delay = REJOIN_FIRST_S
+        if not stop.is_set():
+            log.warning("ocrlive worker: lost the scheduler %s; joining again in %gs",
+                        scheduler, delay)  # fmt: skip
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(REJOIN_MAX_S, delay * 2)
 
 
-async def _until_stopped(*finished: asyncio.Future[Any]) -> None:
+async def _serve(nannies: list[Nanny], scheduler: str, stop: asyncio.Event) -> bool:
+    """Until `stop` or until the nannies close (their scheduler went away); False if
+    they could not join at all."""
+    try:
+        await asyncio.gather(*nannies)
+    except Exception as exc:  # the scheduler is not up (yet)
+        log.warning("ocrlive worker: could not join %s: %s", scheduler, exc)
+        await _close(nannies)
+        return False
+    print(f"ocrlive worker: {len(nannies)} process(es) joined {scheduler}", flush=True)
+    finished = [asyncio.ensure_future(n.finished()) for n in nannies]
+    waiters = [asyncio.ensure_future(stop.wait()), *finished]
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in waiters:
+        waiter.cancel()
+    await _close(nannies)
+    return True
+
+
+async def _close(nannies: list[Nanny]) -> None:
+    await asyncio.gather(*(n.close(timeout=CLOSE_TIMEOUT_S) for n in nannies),
+                         return_exceptions=True)  # fmt: skip
+
+
+def _stop_event() -> asyncio.Event:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _until_stopped(*finished: asyncio.Future[Any]) -> None:
+    stop = _stop_event()
     waiters = [asyncio.ensure_future(stop.wait()), *finished]
     await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
 

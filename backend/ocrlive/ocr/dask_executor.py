@@ -15,12 +15,13 @@ Progress comes back as Dask events on a topic of this node's own.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -32,13 +33,14 @@ from ocrlive.events import Stage, TaskErrorCode, WorkerState
 from ocrlive.ocr.dask_worker import (
     ENGINE_RESOURCE,
     GPU_RESOURCE,
+    PAGES_METRIC,
     PageOutput,
     document_bytes,
     read_page,
 )
 from ocrlive.ocr.documents import open_document
 from ocrlive.ocr.page_progress import DocumentProgress
-from ocrlive.ocr.pool_state import PoolClosed, TaskTimedOut, WorkerCrashed
+from ocrlive.ocr.pool_state import PoolClosed, SchedulerLost, TaskTimedOut, WorkerCrashed
 from ocrlive.ocr.types import (
     EngineConfig,
     OcrFailure,
@@ -55,6 +57,9 @@ PROGRESS_FIELDS = frozenset(f.name for f in fields(Progress))
 
 CONNECT_TIMEOUT_S = 30.0
 REFRESH_S = 1.0  # how often the list of workers for /api/status is fetched
+LOOKAHEAD = 1  # pages waiting on each worker beside the one it reads (see _read)
+CANCEL_TIMEOUT_S = 2.0  # a cancel sent to a scheduler that is gone is not waited for
+LOST = "scheduler-connection-lost"  # the reason Dask gives futures when the scheduler goes
 
 
 @dataclass
@@ -69,18 +74,26 @@ class _Document:
 
 
 class DaskExecutor:
-    def __init__(self, scheduler: str, config: EngineConfig, *, task_timeout: float) -> None:
+    def __init__(
+        self, scheduler: str, config: EngineConfig, *, task_timeout: float,
+        lookahead: int | None = LOOKAHEAD,
+    ) -> None:  # fmt: skip
         self._address, self._config, self._task_timeout = scheduler, config, task_timeout
+        self._lookahead = lookahead  # None: every page at once (the benchmark's baseline)
         self._client: Client | None = None
         self._topic = f"ocrlive-progress-{uuid.uuid4().hex}"  # this node's own
         self._docs: dict[str, _Document] = {}
         self._workers: dict[str, dict[str, Any]] = {}
         self._pages_read: Counter[str] = Counter()  # by worker address, for /api/status
         self._refresh: asyncio.Task[None] | None = None
+        self._scheduler_id: str | None = None
         self._closed = False
         self.versions: dict[str, str] = {}
         # Dask's nannies restart their own workers; this node does not see the causes.
         self.restart_causes: Counter[str] = Counter()
+        # Called in the loop when a (new) scheduler answers after one was lost: the
+        # leader then re-submits the work in flight (tasks/cluster.py).
+        self.on_reconnect: Callable[[], None] | None = None
 
     @property
     def size(self) -> int:
@@ -97,11 +110,25 @@ class DaskExecutor:
     # --- lifecycle ----------------------------------------------------------
 
     async def start(self) -> None:
-        self._client = await Client(
+        self._client = await self._connect()
+        self._refresh = asyncio.create_task(self._refresh_loop(), name="ocrlive-dask-workers")
+
+    async def _connect(self) -> Client:
+        client: Client = await Client(
             self._address, asynchronous=True, timeout=CONNECT_TIMEOUT_S, name="ocrlive-node"
         )
-        self._client.subscribe_topic(self._topic, self._on_event)
-        self._refresh = asyncio.create_task(self._refresh_loop(), name="ocrlive-dask-workers")
+        client.subscribe_topic(self._topic, self._on_event)
+        return client
+
+    async def _connected(self) -> Client:
+        """The client once it talks to a scheduler: while one is restarted, a document
+        waits here (Dask reconnects for CONNECT_TIMEOUT_S, then _refresh_loop makes a
+        new client), not in the task's timeout."""
+        while True:
+            client = self._require()
+            if client.status == "running":
+                return client
+            await asyncio.sleep(REFRESH_S / 4)
 
     async def wait_ready(self, timeout: float | None = None) -> None:
         """Until at least one OCR worker has joined the cluster."""
@@ -135,10 +162,10 @@ class DaskExecutor:
     # --- documents ----------------------------------------------------------
 
     async def run(self, job: OcrJob, on_progress: Callable[[Progress], None]) -> OcrResult:
-        client = self._require()
         if job.task_id in self._docs:
             raise ValueError(f"task {job.task_id} is already on the Dask executor")
         data, pages_total = await asyncio.to_thread(self._load, job.path)
+        client = await self._connected()
         doc = _Document(job, DocumentProgress(job.task_id, pages_total, on_progress))
         self._docs[job.task_id] = doc
         try:
@@ -176,20 +203,18 @@ class DaskExecutor:
         return Path(path).read_bytes(), pages
 
     async def _read(self, client: Client, doc: _Document, data: bytes) -> list[OcrPage]:
-        total, task_id = doc.progress.pages_total, doc.job.task_id
-        source = self._hold(client, task_id, data)
-        for number in range(1, total + 1):
-            key = f"ocrlive-page-{task_id}-{number}-{uuid.uuid4().hex[:8]}"
-            page_job = PageJob(task_id, number, total, doc.job.settings)
-            future = client.submit(
-                read_page, source, page_job, self._topic, key=key, pure=False,
-                resources={ENGINE_RESOURCE: 1},
-            )  # fmt: skip
-            doc.futures[future] = number
-        doc.holder = source
+        """Pages are handed to the cluster a few at a time (`_window`), each next one as
+        one comes back, rather than all at once: every worker has its next page queued
+        while it reads one (no round trip between pages), and a document uploaded
+        behind a long one waits for the pages already handed out, not for all of them.
+        scripts/bench_scale.py compares the two (`lookahead=None`: all at once)."""
+        source = doc.holder = self._hold(client, doc.job.task_id, data)
+        numbers = iter(range(1, doc.progress.pages_total + 1))
+        completed: as_completed = as_completed()
+        self._top_up(client, doc, source, numbers, completed)
         doc.progress.opened()
         pages: dict[int, OcrPage] = {}
-        async for future in as_completed(list(doc.futures)):
+        async for future in completed:
             number = doc.futures[future]
             output = await self._page_result(future, number)
             await asyncio.to_thread(self._save_image, doc.job, number, output.png)
@@ -197,7 +222,33 @@ class DaskExecutor:
             self._pages_read[output.worker] += 1
             self.versions = self.versions or dict(output.versions)
             doc.progress.page_done(number, len(output.page.lines))
+            self._top_up(client, doc, source, numbers, completed)
         return [pages[number] for number in sorted(pages)]
+
+    def _window(self) -> int:
+        """Pages of one document in the cluster at once: one read and `lookahead`
+        waiting per OCR worker (each worker process holds one `ocr` resource)."""
+        if self._lookahead is None:
+            return 1 << 30
+        return max(1, len(self._workers)) * (1 + self._lookahead)
+
+    def _top_up(
+        self, client: Client, doc: _Document, source: Future[bytes], numbers: Iterator[int],
+        completed: as_completed,
+    ) -> None:  # fmt: skip
+        in_flight = len(doc.futures) - doc.progress.pages_done
+        for _ in range(self._window() - in_flight):
+            number = next(numbers, None)
+            if number is None:
+                return
+            key = f"ocrlive-page-{doc.job.task_id}-{number}-{uuid.uuid4().hex[:8]}"
+            page_job = PageJob(doc.job.task_id, number, doc.progress.pages_total, doc.job.settings)
+            future = client.submit(
+                read_page, source, page_job, self._topic, key=key, pure=False,
+                resources={ENGINE_RESOURCE: 1},
+            )  # fmt: skip
+            doc.futures[future] = number
+            completed.add(future)
 
     @staticmethod
     def _hold(client: Client, task_id: str, data: bytes) -> Future[bytes]:
@@ -221,9 +272,19 @@ class DaskExecutor:
                 raise
             if self._closed:
                 raise PoolClosed("the Dask executor closed while the task ran") from exc
-            # The scheduler (or every copy of the document) was lost: read it again.
+            if self._scheduler_lost(exc):
+                raise SchedulerLost(f"page {number}: {exc!r}") from exc
+            # Every copy of the document was lost: read it again.
             raise WorkerCrashed(f"Dask lost page {number}: {exc!r}") from exc
         return output
+
+    def _scheduler_lost(self, exc: Exception) -> bool:
+        if isinstance(exc, concurrent.futures.CancelledError):
+            return getattr(exc, "reason", LOST) == LOST or self._client_down()
+        return self._client_down()
+
+    def _client_down(self) -> bool:
+        return self._client is None or self._client.status != "running"
 
     @staticmethod
     def _save_image(job: OcrJob, number: int, png: bytes) -> None:
@@ -233,9 +294,9 @@ class DaskExecutor:
 
     async def _release(self, client: Client, doc: _Document) -> None:
         pending = [f for f in doc.futures if not f.done()]
-        if pending and not self._closed:
+        if pending and not self._closed and client.status == "running":
             with contextlib.suppress(Exception):
-                await client.cancel(pending)
+                await asyncio.wait_for(client.cancel(pending), CANCEL_TIMEOUT_S)
         for future in doc.futures:
             future.release()
         doc.futures.clear()
@@ -260,8 +321,19 @@ class DaskExecutor:
     async def _refresh_loop(self) -> None:
         while True:
             with contextlib.suppress(Exception):
-                await self._fetch_workers()
+                await self._watch()
             await asyncio.sleep(REFRESH_S)
+
+    async def _watch(self) -> None:
+        """The workers for /api/status; a client Dask gave up on is made again, and a
+        scheduler that answers with a new id (restarted) gets this node's topic."""
+        client = self._require()
+        if client.status in ("closing", "closed"):
+            log.warning("the Dask scheduler at %s is unreachable; connecting again", self._address)
+            self._client = await self._connect()
+            return
+        if client.status == "running":
+            await self._fetch_workers()
 
     async def _fetch_workers(self) -> None:
         client = self._require()
@@ -269,6 +341,17 @@ class DaskExecutor:
         info = await client.scheduler.identity(n_workers=-1)
         workers = info.get("workers", {})
         self._workers = {a: w for a, w in workers.items() if ENGINE_RESOURCE in w["resources"]}
+        self._new_scheduler(client, str(info.get("id", "")))
+
+    def _new_scheduler(self, client: Client, scheduler_id: str) -> None:
+        known, self._scheduler_id = self._scheduler_id, scheduler_id
+        if known is None or known == scheduler_id:
+            return
+        log.warning("the Dask scheduler at %s was restarted; this node subscribes again",
+                    self._address)  # fmt: skip
+        client.subscribe_topic(self._topic, self._on_event)  # a new scheduler knows none
+        if self.on_reconnect is not None:
+            self.on_reconnect()
 
     def status(self) -> list[dict[str, object]]:
         rows = enumerate(sorted(self._workers.items()))
@@ -277,13 +360,17 @@ class DaskExecutor:
 
 def _describe(slot: int, address: str, worker: dict[str, Any], pages: int) -> dict[str, object]:
     metrics = worker.get("metrics", {})
+    resources = worker.get("resources", {})
     return {
         "slot": slot,
         "name": worker.get("name"),
         "address": address,
         "host": worker.get("host"),
         "state": WorkerState.BUSY if metrics.get("executing") else WorkerState.IDLE,
-        "device": "gpu" if GPU_RESOURCE in worker.get("resources", {}) else "cpu",
+        "device": "gpu" if GPU_RESOURCE in resources else "cpu",
+        "threads": worker.get("nthreads"),
+        "gpu": resources.get(GPU_RESOURCE, 0),
+        "pages_done": metrics.get(PAGES_METRIC, 0),  # by every node, since it started
         "rss_mb": round(metrics.get("memory", 0) / 2**20, 1),
         "tasks_done": pages,  # pages this node had read there
         "started_at": None,

@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 PLUGIN_NAME = "ocrlive-engine"
 ENGINE_RESOURCE = "ocr"  # one per worker process: one engine, one page at a time
 GPU_RESOURCE = "GPU"
+# Pages this worker process has read, for every node: sent with Dask's heartbeats.
+PAGES_METRIC = "ocrlive_pages"
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class EnginePlugin(WorkerPlugin):
         self.engine: PageEngine | None = None
         self.versions: dict[str, str] = {}
         self.lock: threading.Lock | None = None  # made in the worker: a lock cannot be pickled
+        self.pages = 0
 
     async def setup(self, worker: Any) -> None:
         self.lock = threading.Lock()  # an engine is not thread safe
@@ -71,6 +74,7 @@ class EnginePlugin(WorkerPlugin):
         engine = cast(PageEngine, await asyncio.to_thread(load_factory(self.factory), self.config))
         self.versions = {str(k): str(v) for k, v in engine.versions().items()}
         self.engine = engine
+        worker.metrics[PAGES_METRIC] = lambda _: self.pages
         log.info("OCR engine loaded in %s (%s)", worker.address, self.config.device)
 
 
@@ -108,4 +112,5 @@ def read_page(document: bytes, job: PageJob, topic: str) -> PageOutput:
         except Exception as exc:  # an engine without read_page, or a bug of ours
             raise OcrFailure(TaskErrorCode.ENGINE_ERROR, short_error(exc)) from exc
         png = (Path(folder) / f"page-{job.number}.png").read_bytes()
+        plugin.pages += 1
     return PageOutput(page, png, plugin.versions, worker.address)

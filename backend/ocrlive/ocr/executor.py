@@ -16,6 +16,9 @@ class Executor(Protocol):
     versions: dict[str, str]  # of the engine, once a worker has reported them
     # Workers replaced, by cause (/metrics): crashed, hung, timeout, max_tasks, max_rss...
     restart_causes: Counter[str]
+    # Called when a restarted Dask scheduler answers again (the leader then re-submits
+    # the work in flight); the local pool never calls it.
+    on_reconnect: Callable[[], None] | None
 
     @property
     def size(self) -> int:

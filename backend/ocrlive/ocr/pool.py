@@ -100,6 +100,7 @@ class OcrPool(WorkerLifecycle):
         self._close_done: asyncio.Event | None = None
         self.versions: dict[str, str] = {}
         self.restart_causes: Counter[str] = Counter()
+        self.on_reconnect: Callable[[], None] | None = None  # never: no scheduler here
 
     @property
     def size(self) -> int:

@@ -20,6 +20,11 @@ class WorkerCrashed(Exception):
     """The worker died while running the job; a replacement was spawned."""
 
 
+class SchedulerLost(Exception):
+    """The Dask executor lost its scheduler mid-document (restarted, or unreachable):
+    the document's fault in no way; it is read again once the scheduler is back."""
+
+
 class StorageFault(Exception):
     """The job failed on the server's disk (full, I/O error), not on the document."""
 

@@ -164,9 +164,14 @@ class TaskManager:
 
         return await self.transition(task_id, EventType.REQUEUED, change, allowed=_COMPLETED)
 
-    async def requeue(self, task_id: str, message: str, *, reset_attempts: bool = False) -> Task:
+    async def requeue(
+        self, task_id: str, message: str, *, reset_attempts: bool = False, refund: bool = False
+    ) -> Task:
+        """refund: the run that stopped was not the document's fault (its node or the
+        Dask scheduler went away), so it is not counted against the document."""
+
         def change(t: Task) -> Task:
-            attempts = 0 if reset_attempts else t.attempts
+            attempts = 0 if reset_attempts else max(0, t.attempts - refund)
             return t.evolve(
                 status=TaskStatus.QUEUED, stage=Stage.QUEUED, progress=0.0, message=message,
                 pages_done=0, attempts=attempts, error=None,

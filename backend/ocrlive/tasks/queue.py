@@ -51,6 +51,9 @@ class TaskQueue:
                 waiter.set_result(None)
                 return
 
+    def ids(self) -> list[str]:
+        return [task_id for p in _ORDER for task_id in self._lanes[p]]
+
     def remove(self, task_id: str) -> bool:
         for lane in self._lanes.values():
             if task_id in lane:

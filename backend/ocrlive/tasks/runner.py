@@ -22,7 +22,13 @@ from typing import TypeVar
 from ocrlive.errors import InvalidState, QueueFull, TaskNotFound
 from ocrlive.events import Priority, Task, TaskErrorCode, TaskStatus
 from ocrlive.ocr.executor import Executor
-from ocrlive.ocr.pool_state import PoolClosed, StorageFault, TaskTimedOut, WorkerCrashed
+from ocrlive.ocr.pool_state import (
+    PoolClosed,
+    SchedulerLost,
+    StorageFault,
+    TaskTimedOut,
+    WorkerCrashed,
+)
 from ocrlive.ocr.types import (
     OcrFailure,
     OcrJob,
@@ -32,7 +38,9 @@ from ocrlive.ocr.types import (
     TaskResult,
 )
 from ocrlive.store.health import StorageHealth, is_storage_error
+from ocrlive.store.nodes import RELEASED, Adopted
 from ocrlive.tasks import rerun_settings
+from ocrlive.tasks.cluster import Cluster
 from ocrlive.tasks.manager import NewTask, TaskManager
 from ocrlive.tasks.queue import TaskQueue
 from ocrlive.tasks.supervisor import Supervisor
@@ -48,7 +56,7 @@ STORAGE_RETRY_MAX_S = 10.0  # how long at most a freed disk waits to be noticed
 class Runner:
     def __init__(
         self, manager: TaskManager, pool: Executor, pages_dir: Path, *, queue_limit: int,
-        concurrency: int, health: StorageHealth | None = None,
+        concurrency: int, health: StorageHealth | None = None, cluster: Cluster | None = None,
     ) -> None:  # fmt: skip
         self.manager = manager
         self.pool = pool
@@ -61,6 +69,8 @@ class Runner:
         self.health = health or StorageHealth()
         self.supervisor = Supervisor()
         self.running: dict[str, asyncio.Task[None]] = {}  # task id -> its run
+        self.cluster = cluster  # None: this runner is alone with its database (tests)
+        self._starting = False  # taking over tasks at start (a restart, not a node's death)
 
     async def start(self) -> None:
         await self.recover()
@@ -76,7 +86,11 @@ class Runner:
 
     async def recover(self) -> None:
         """After a restart (or a crash of the server) tasks that were processing go back
-        to the queue, and every queued task is queued again, oldest first."""
+        to the queue, and every queued task is queued again, oldest first. With a
+        cluster, those no live node owns, taken by the leader (tasks/cluster.py)."""
+        if self.cluster is not None:
+            await self._join(self.cluster)
+            return
         unfinished = await self.manager.store.tasks.unfinished()
         for task in unfinished:
             if task.status == TaskStatus.PROCESSING:
@@ -85,6 +99,62 @@ class Runner:
             await self.queue.put(task.id, task.priority)
         if unfinished:
             log.info("recovered %d unfinished tasks", len(unfinished))
+
+    async def _join(self, cluster: Cluster) -> None:
+        cluster.on_adopt, cluster.on_lost = self.adopt, self._lost
+        await cluster.start()
+        if await cluster.lead():
+            self._starting = True
+            try:
+                await cluster.sweep(at_start=True)
+            finally:
+                self._starting = False
+        self.supervisor.start("cluster", cluster.run)
+
+    async def adopt(self, adopted: list[Adopted]) -> None:
+        """Tasks the leader took over: queued again here (a processing one first goes
+        back to queued; the run that stopped is not held against the document)."""
+        for found in adopted:
+            if found.task_id in self.queue or found.task_id in self.running:
+                continue
+            with contextlib.suppress(InvalidState, TaskNotFound):
+                task = await self._persist(lambda f=found: self._take(f), "adopting a task")  # type: ignore[misc]
+                await self.queue.put(task.id, task.priority)
+
+    async def _take(self, found: Adopted) -> Task:
+        if found.status != TaskStatus.PROCESSING:
+            return await self.manager.get(found.task_id)
+        if found.previous_owner == RELEASED:
+            message = "Queued again: the Dask scheduler restarted"
+        elif found.previous_owner is None or self._starting:
+            message = "Queued again after a server restart"
+        else:
+            message = "Queued again: the server node reading it stopped"
+        return await self.manager.requeue(found.task_id, message, refund=True)
+
+    async def _lost(self) -> None:
+        """This node was taken for dead and its tasks adopted elsewhere: it drops every
+        task it no longer owns, queued or running, so none is read twice."""
+        assert self.cluster is not None
+        owned = await self.cluster.owned()
+        for task_id in [t for t in self.queue.ids() if t not in owned]:
+            self.queue.remove(task_id)
+        for task_id, run in list(self.running.items()):
+            if task_id not in owned:
+                self.pool.cancel(task_id)
+                run.cancel()
+
+    async def _claim(self, task_id: str) -> None:
+        """Record that this node queued the task (the upload succeeds regardless: the
+        task is queued here, and a claim that failed is retried by the next sweep)."""
+        if self.cluster is None:
+            return
+        try:
+            await self.cluster.claim(task_id)
+        except Exception as exc:
+            if not is_storage_error(exc):
+                raise
+            log.warning("task %s: its owner could not be recorded (%s)", task_id, exc)
 
     def check_capacity(self) -> None:
         if len(self.queue) + self._admitting >= self.queue_limit:
@@ -103,6 +173,8 @@ class Runner:
         finally:
             self._admitting -= 1
         self.queue_peak = max(self.queue_peak, len(self.queue))
+        if created:
+            await self._claim(task.id)
         return task, created
 
     async def cancel(self, task_id: str) -> Task:
@@ -118,6 +190,7 @@ class Runner:
     async def retry(self, task_id: str) -> Task:
         task = await self.manager.requeue(task_id, "Queued again on request", reset_attempts=True)
         await self.queue.put(task.id, task.priority)
+        await self._claim(task.id)
         return task
 
     async def rerun(self, task_id: str, settings: ReadSettings | None = None) -> Task:
@@ -132,6 +205,7 @@ class Runner:
         else:
             await asyncio.to_thread(rerun_settings.forget, folder)
         await self.queue.put(task.id, task.priority)
+        await self._claim(task.id)
         return task
 
     async def _loop(self) -> None:
@@ -178,6 +252,8 @@ class Runner:
         except TaskTimedOut:
             message = "The document took too long to read; its worker was stopped"
             await self._finish_failed(task_id, TaskErrorCode.TIMEOUT, message)
+        except SchedulerLost as exc:
+            await self._after_scheduler_lost(task, str(exc))
         except WorkerCrashed:
             await self._after_crash(task)
         except StorageFault as exc:
@@ -236,6 +312,17 @@ class Runner:
             return
         await self._requeue(task.id, "The OCR worker stopped; trying again")
 
+    async def _after_scheduler_lost(self, task: Task, detail: str) -> None:
+        """The Dask scheduler went away mid-document: the task is given up to the
+        leader, which queues it again from the task table once (with several nodes,
+        exactly one node re-submits it). Alone, this runner queues it itself."""
+        log.warning("task %s: the Dask scheduler was lost (%s)", task.id, detail[:200])
+        if self.cluster is None:
+            await self._requeue(task.id, "Queued again: the Dask scheduler restarted", refund=True)
+            return
+        cluster = self.cluster
+        await self._persist(lambda: cluster.release(task.id), "giving a task up")
+
     async def _after_storage_fault(self, task: Task, detail: str) -> None:
         """The worker could not write the page images: the disk's fault, so the task
         waits for the disk and runs again, and no attempt is held against it."""
@@ -244,9 +331,11 @@ class Runner:
         await self._wait_for_disk()
         await self._requeue(task.id, "Storage was unavailable; reading it again")
 
-    async def _requeue(self, task_id: str, message: str) -> None:
+    async def _requeue(self, task_id: str, message: str, *, refund: bool = False) -> None:
         with contextlib.suppress(InvalidState, TaskNotFound):
-            task = await self._persist(lambda: self.manager.requeue(task_id, message), "a retry")
+            task = await self._persist(
+                lambda: self.manager.requeue(task_id, message, refund=refund), "a retry"
+            )
             await self.queue.put(task.id, Priority.URGENT)
 
     async def _wait_for_disk(self) -> None:

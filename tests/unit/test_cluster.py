@@ -1,0 +1,180 @@
+"""Nodes on one database (tasks/cluster.py, store/nodes.py) over a real migrated file:
+one leader at a time, a dead node's tasks taken over exactly once, a task given up
+when the Dask scheduler was lost re-submitted by the leader and read to the end."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from tests.unit.test_manager import RecordingPublisher, new_task
+
+from ocrlive.events import TaskStatus
+from ocrlive.ocr.pool_state import SchedulerLost
+from ocrlive.ocr.types import OcrJob, OcrPage, OcrResult, Progress
+from ocrlive.store.base import Store
+from ocrlive.store.database import Database
+from ocrlive.store.nodes import NodeTable
+from ocrlive.tasks.cluster import Cluster, new_node
+from ocrlive.tasks.manager import TaskManager
+from ocrlive.tasks.runner import Runner
+
+LEASE = 0.4  # seconds: short, so that a silent node is dead within the test
+
+
+@pytest.fixture
+async def manager(store: Store) -> TaskManager:
+    m = TaskManager(store, RecordingPublisher(), progress_interval=0.01)
+    await m.start()
+    return m
+
+
+@pytest.fixture
+async def nodes(database: Path | str) -> AsyncIterator[Callable[[str], Cluster]]:
+    """Clusters for nodes on the same database (SQLite, then PostgreSQL), each with a
+    writer of its own, as separate processes have."""
+    opened: list[Database] = []
+
+    def make(name: str) -> Cluster:
+        opened.append(Database.open(database))
+        table = NodeTable(opened[-1].writer)
+        return Cluster(table, new_node(name, name), lease_s=LEASE, single=False)
+
+    yield make
+    for db in opened:
+        await db.close()
+
+
+async def test_one_leader_at_a_time_and_the_lease_passes_on(
+    nodes: Callable[[str], Cluster],
+) -> None:
+    a, b = nodes("a"), nodes("b")
+    await a.start()
+    await b.start()
+    assert [await a.lead(), await b.lead()] == [True, False]
+    assert await a.lead() and not await b.lead()  # renewed while a lives
+    await asyncio.sleep(LEASE * 1.5)  # a stops renewing (killed)
+    assert await b.lead() and not await a.lead()
+    described = await b.describe()
+    assert [(n["name"], n["leader"], n["self"]) for n in described] == [
+        ("a", False, False),
+        ("b", True, True),
+    ]
+
+
+async def test_a_dead_nodes_tasks_are_taken_once(
+    manager: TaskManager, nodes: Callable[[str], Cluster]
+) -> None:
+    a, b, c = nodes("a"), nodes("b"), nodes("c")
+    for node in (a, b, c):
+        await node.start()
+    tasks = [(await manager.create(new_task()))[0] for _ in range(4)]
+    for task in tasks:
+        await a.claim(task.id)
+    await manager.mark_started(tasks[0].id)
+    assert await b.sweep() == []  # a is alive: nothing to take
+    await asyncio.sleep(LEASE * 1.5)
+    for node in (b, c):  # their heartbeats (beat() would also sweep, as leader)
+        await node.table.beat(node.node, time.time())
+    # Both sweep at once (as two leaders never would): each task goes to one of them.
+    took_b, took_c = await asyncio.gather(b.sweep(), c.sweep())
+    taken = [t.task_id for t in took_b + took_c]
+    assert sorted(taken) == sorted(t.id for t in tasks)
+    assert {t.previous_owner for t in took_b + took_c} == {a.node_id}
+    statuses = {t.task_id: t.status for t in took_b + took_c}
+    assert statuses[tasks[0].id] == TaskStatus.PROCESSING
+    assert [n["name"] for n in await b.describe()] == ["b", "c"]  # a's row is gone
+    owners = await b.owned() | await c.owned()
+    assert owners == {t.id for t in tasks}
+
+
+async def test_unclaimed_tasks_wait_a_lease_released_ones_do_not(
+    manager: TaskManager, nodes: Callable[[str], Cluster]
+) -> None:
+    a, b = nodes("a"), nodes("b")
+    await a.start()
+    await b.start()
+    fresh = (await manager.create(new_task()))[0]  # its node has not claimed it yet
+    given_up = (await manager.create(new_task()))[0]
+    await a.claim(given_up.id)
+    await a.release(given_up.id)  # the scheduler was lost mid-document
+    assert [t.task_id for t in await b.sweep()] == [given_up.id]
+    await asyncio.sleep(LEASE * 1.5)
+    await a.table.beat(a.node, time.time())  # a lives; the fresh task is nobody's, and old
+    assert [t.task_id for t in await b.sweep()] == [fresh.id]
+
+
+async def test_after_a_database_outage_no_node_is_taken_for_dead_at_once(
+    manager: TaskManager, nodes: Callable[[str], Cluster]
+) -> None:
+    a, b = nodes("a"), nodes("b")
+    await a.start()
+    await b.start()
+    task = (await manager.create(new_task()))[0]
+    await a.claim(task.id)
+    await asyncio.sleep(LEASE * 1.5)  # neither could write (the database was away)
+    await b.beat()  # b is back first and leads: a is silent, but so was b
+    assert b.is_leader and await b.owned() == set()
+    await a.table.beat(a.node, time.time())  # a writes again within the lease
+    await asyncio.sleep(LEASE * 0.6)
+    await b.beat()
+    assert await b.owned() == set() and await a.owned() == {task.id}
+    for _ in range(int(2.6 * LEASE / b.interval)):  # now a is really gone; b beats on
+        await b.beat()
+        await asyncio.sleep(b.interval)
+    assert await b.owned() == {task.id}
+
+
+class SchedulerGoesAway:
+    """An executor whose first run loses its Dask scheduler mid-document."""
+
+    def __init__(self) -> None:
+        self.runs: list[str] = []
+        self.versions: dict[str, str] = {}
+        self.on_reconnect: Callable[[], None] | None = None
+        self.size, self.busy, self.queue_depth = 1, 0, 0
+
+    async def run(self, job: OcrJob, on_progress: Callable[[Progress], None]) -> OcrResult:
+        self.runs.append(job.task_id)
+        if len(self.runs) == 1:
+            raise SchedulerLost("scheduler-connection-lost")
+        page = OcrPage(number=1, width=10, height=10, lines=[])
+        return OcrResult(pages=[page], engine={})
+
+    def cancel(self, task_id: str) -> bool:
+        return False
+
+    def status(self) -> list[dict[str, object]]:
+        return []
+
+
+async def test_a_task_lost_with_the_scheduler_is_resubmitted_by_the_leader(
+    manager: TaskManager, store: Store, database: Path | str, tmp_path: Path
+) -> None:
+    db = Database.open(database)
+    cluster = Cluster(NodeTable(db.writer), new_node("solo", "solo"), lease_s=LEASE, single=True)
+    executor = SchedulerGoesAway()
+    runner = Runner(manager, executor, tmp_path / "pages", queue_limit=10, concurrency=1,
+                    cluster=cluster)  # type: ignore[arg-type]  # fmt: skip
+    await runner.start()
+    try:
+        task, _ = await runner.submit(new_task())
+        async with asyncio.timeout(10):
+            while (await manager.get(task.id)).status != TaskStatus.COMPLETED:
+                await asyncio.sleep(0.05)
+    finally:
+        await runner.close()
+        await cluster.stop()
+        await db.close()
+    assert executor.runs == [task.id, task.id]
+    events = await store.log.read_since(0, manager.epoch, task_id=task.id)
+    assert events is not None
+    kinds = [(str(e.type), e.task.message) for e in events]
+    assert [k for k, _ in kinds] == [
+        "task.created", "task.started", "task.requeued", "task.started", "task.completed"
+    ]  # fmt: skip
+    assert kinds[2][1] == "Queued again: the Dask scheduler restarted"
+    assert events[-1].task.attempts == 1  # the lost run was not held against it
