@@ -11,7 +11,12 @@ The CPU seconds of each process during the two-worker run say where the cores we
 the two readers, and the scheduler, the nannies and this process (the node) beside
 them. The load average is printed too: on a shared machine, other work takes cores.
 
-    .venv/bin/python scripts/bench_scale.py [--pages 24] [--lines 8]
+The second half (PostgreSQL, scripts/scale_latency.py): the latency from an event's
+commit on node A to its delivery to WebSocket clients of node B, with 1 client (the
+baseline) and with 1,000.
+
+    .venv/bin/python scripts/bench_scale.py [--pages 24] [--lines 8] [--clients 1,1000]
+    .venv/bin/python scripts/bench_scale.py --only latency
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ sys.path.insert(0, str(ROOT))
 from tests.helpers.dask_cluster import DaskCluster  # noqa: E402
 from tests.helpers.drawing import draw_page, sample_lines, write_pdf  # noqa: E402
 
+import scale_latency  # noqa: E402  (scripts/, beside this file)
+from ocrlive.ocr.dask_cluster import QUIET, dask_variable  # noqa: E402
 from ocrlive.ocr.dask_executor import LOOKAHEAD, DaskExecutor  # noqa: E402
 from ocrlive.ocr.executor import Executor  # noqa: E402
 from ocrlive.ocr.models import provision_models  # noqa: E402
@@ -144,6 +151,38 @@ def load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+IDLE_S = 20.0
+
+
+def idle_overhead(work: Path, dask_defaults: bool) -> dict[str, float]:
+    """CPU seconds per minute that an idle 2-worker cluster's processes take, with
+    ocrlive's Dask settings (dask_cluster.QUIET) or, through DASK_* variables, Dask's."""
+    saved = dict(os.environ)
+    if dask_defaults:
+        os.environ.update({dask_variable(k): _DASK_DEFAULTS[k] for k in QUIET})
+    cluster = DaskCluster(work, workers=2, threads=1)
+    try:
+        cluster.start()
+        time.sleep(5.0)  # the engines have loaded; let the start settle
+        groups = process_groups(cluster)
+        before = cpu_seconds(groups)
+        time.sleep(IDLE_S)
+        after = cpu_seconds(groups)
+    finally:
+        cluster.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+    return {k: round(60 * (after[k] - before[k]) / IDLE_S, 2) for k in groups if k != "node"}
+
+
+_DASK_DEFAULTS = {
+    "distributed.worker.profile.enabled": "True",
+    "distributed.scheduler.work-stealing": "True",
+    "distributed.admin.system-monitor.interval": "500ms",
+    "distributed.worker.memory.monitor-interval": "100ms",
+}
+
+
 def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     provision_models(work / "models")
     os.environ["OCRLIVE_MODELS_DIR"] = str(work / "models")  # for `ocrlive worker`
@@ -169,6 +208,9 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         row["cpu_s_dask_2"] = {k: round(cpu_after[k] - cpu_before[k], 1) for k in groups}
     finally:
         cluster.stop()
+    if args.overhead:
+        row["idle_cpu_s_per_min_dask_defaults"] = idle_overhead(work, dask_defaults=True)
+        row["idle_cpu_s_per_min_ocrlive"] = idle_overhead(work, dask_defaults=False)
     row["load_after"] = load()
     one, two = row["dask_1"]["pages_per_s"], row["dask_2"]["pages_per_s"]
     row["ratio_dask1_local"] = one / row["local_pool_2x1"]
@@ -182,13 +224,41 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=24, help="pages of the PDF")
     parser.add_argument("--lines", type=int, default=8, help="lines of text on each page")
     parser.add_argument("--json", type=Path, help="write the results here")
+    skip = "skip the idle clusters' CPU (Dask's settings against ocrlive's)"
+    parser.add_argument("--no-overhead", dest="overhead", action="store_false", help=skip)
+    parser.add_argument(
+        "--clients",
+        default="1,1000",
+        help="WebSocket clients on node B, one round each (first: baseline)",
+    )
+    parser.add_argument("--events", type=int, default=200, help="events committed on node A")
+    parser.add_argument("--rate", type=float, default=10.0, help="events per second on A")
+    parser.add_argument("--only", choices=("pages", "latency"), help="one half only")
     args = parser.parse_args()
+    row: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        row = measure(args, Path(tmp))
+        if args.only != "latency":
+            row = measure(args, Path(tmp))
+        if args.only != "pages":
+            counts = [int(n) for n in args.clients.split(",")]
+            row["latency"] = scale_latency.measure(Path(tmp), counts, args.events, args.rate)
+            row["latency_load"] = load()
     print(json.dumps(row, default=str))
-    report(args.pages, row)
+    if args.only != "latency":
+        report(args.pages, row)
+    if args.only != "pages":
+        report_latency(row)
     if args.json:
         args.json.write_text(json.dumps(row, indent=2))
+
+
+def report_latency(row: dict[str, Any]) -> None:
+    print(f"\nevent latency, commit on node A -> delivery to node B's WebSocket clients "
+          f"(PostgreSQL; load average {row['latency_load']}):")  # fmt: skip
+    for name, found in row["latency"].items():
+        got = f"{found['deliveries']} of {found['expected']} delivered"
+        print(f"{name}: p50 {found['p50_ms']} ms, p99 {found['p99_ms']} ms, "
+              f"max {found['max_ms']} ms ({got})")  # fmt: skip
 
 
 def report(pages: int, row: dict[str, Any]) -> None:
@@ -207,6 +277,10 @@ def report(pages: int, row: dict[str, Any]) -> None:
           f"{row['ratio_window_all_at_once']:.2f}x all at once; pages per worker "
           f"{two['pages_per_worker']}, tail {two['tail_idle_s']} s)")  # fmt: skip
     print(f"CPU seconds during the 2-worker run: {row['cpu_s_dask_2']}")
+    if "idle_cpu_s_per_min_ocrlive" in row:
+        print("idle 2-worker cluster, CPU s per minute: Dask's defaults "
+              f"{row['idle_cpu_s_per_min_dask_defaults']}, ocrlive's settings "
+              f"{row['idle_cpu_s_per_min_ocrlive']}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -30,6 +30,15 @@ CLOSE_TIMEOUT_S = 10.0
 # A page whose worker dies is run again elsewhere once; a second death fails the task
 # (`worker_crashed`), as a document that kills two local workers does.
 ALLOWED_FAILURES = 1
+# Dask's housekeeping that ocrlive's pages do not need, and that takes CPU from the
+# readers on a small machine (scripts/bench_scale.py measures the processes' CPU with
+# these and with Dask's defaults). An administrator's DASK_* variable still wins.
+QUIET = {
+    "distributed.worker.profile.enabled": False,  # a stack sample every 10 ms per worker
+    "distributed.scheduler.work-stealing": False,  # pages go out a few at a time anyway
+    "distributed.admin.system-monitor.interval": "2s",  # 500ms: CPU/memory of each process
+    "distributed.worker.memory.monitor-interval": "1s",  # 100ms: each nanny polls psutil
+}
 REJOIN_FIRST_S, REJOIN_MAX_S = 1.0, 15.0  # a worker whose scheduler went away tries again
 
 
@@ -43,6 +52,15 @@ def gpu_device(wanted: bool) -> str:
         return "gpu:0"
     log.warning("--gpu: ONNX Runtime has no %s here; reading on the CPU", CUDA_PROVIDER)
     return "cpu"
+
+
+def quiet() -> dict[str, object]:
+    """QUIET, less what the administrator set through Dask's environment variables."""
+    return {key: value for key, value in QUIET.items() if dask_variable(key) not in os.environ}
+
+
+def dask_variable(key: str) -> str:
+    return "DASK_" + key.upper().replace(".", "__").replace("-", "_")
 
 
 def worker_resources(device: str) -> dict[str, float]:
@@ -63,6 +81,7 @@ async def run_workers(
     base = name or socket.gethostname()
     resources = worker_resources(config.device)
     plugins = (EnginePlugin(config, factory),)
+    dask.config.set(quiet())  # before the nannies: they hand their config to the workers
     stop = _stop_event()
     delay = REJOIN_FIRST_S
     while not stop.is_set():
@@ -120,7 +139,8 @@ async def _until_stopped(*finished: asyncio.Future[Any]) -> None:
 
 async def run_scheduler(host: str, port: int) -> None:
     """A Dask scheduler set up for ocrlive, until SIGINT/SIGTERM."""
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+    settings = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES, **quiet()}
+    with dask.config.set(settings):
         async with Scheduler(host=host, port=port, dashboard=False) as scheduler:
             print(f"ocrlive scheduler at {scheduler.address}", flush=True)
             await _until_stopped(asyncio.ensure_future(scheduler.finished()))
