@@ -22,7 +22,7 @@ from ocrlive.tasks.cluster import Cluster, new_node
 from ocrlive.tasks.manager import TaskManager
 from ocrlive.tasks.runner import Runner
 
-LEASE = 0.4  # seconds: short, so that a silent node is dead within the test
+LEASE = 1.0  # seconds: short, so that a silent node is dead within the test
 
 
 @pytest.fixture
@@ -75,6 +75,7 @@ async def test_a_dead_nodes_tasks_are_taken_once(
     for task in tasks:
         await a.claim(task.id)
     await manager.mark_started(tasks[0].id)
+    await a.table.beat(a.node, time.time())
     assert await b.sweep() == []  # a is alive: nothing to take
     await asyncio.sleep(LEASE * 1.5)
     for node in (b, c):  # their heartbeats (beat() would also sweep, as leader)
@@ -126,6 +127,27 @@ async def test_after_a_database_outage_no_node_is_taken_for_dead_at_once(
         await b.beat()
         await asyncio.sleep(b.interval)
     assert await b.owned() == {task.id}
+
+
+async def test_a_node_taken_for_dead_drops_the_tasks_it_lost(
+    manager: TaskManager, nodes: Callable[[str], Cluster], tmp_path: Path
+) -> None:
+    a, b = nodes("a"), nodes("b")
+    runner = Runner(manager, SchedulerGoesAway(), tmp_path / "pages", queue_limit=10,
+                    concurrency=1, cluster=a)  # type: ignore[arg-type]  # fmt: skip
+    a.on_lost = runner.drop_lost
+    await a.start()
+    await b.start()
+    kept, lost = [(await manager.create(new_task()))[0] for _ in range(2)]
+    for task in (kept, lost):
+        await a.claim(task.id)
+        runner.queue.put_nowait(task.id)
+    await asyncio.sleep(LEASE * 1.5)  # a stalls past its lease
+    await b.table.beat(b.node, time.time())
+    assert {t.task_id for t in await b.sweep()} == {kept.id, lost.id}
+    await a.claim(kept.id)  # (as if a had claimed it again since: it stays a's)
+    await a.beat()  # a finds its row gone
+    assert runner.queue.ids() == [kept.id]
 
 
 class SchedulerGoesAway:

@@ -101,7 +101,7 @@ class Runner:
             log.info("recovered %d unfinished tasks", len(unfinished))
 
     async def _join(self, cluster: Cluster) -> None:
-        cluster.on_adopt, cluster.on_lost = self.adopt, self._lost
+        cluster.on_adopt, cluster.on_lost = self.adopt, self.drop_lost
         await cluster.start()
         if await cluster.lead():
             self._starting = True
@@ -132,7 +132,7 @@ class Runner:
             message = "Queued again: the server node reading it stopped"
         return await self.manager.requeue(found.task_id, message, refund=True)
 
-    async def _lost(self) -> None:
+    async def drop_lost(self) -> None:
         """This node was taken for dead and its tasks adopted elsewhere: it drops every
         task it no longer owns, queued or running, so none is read twice."""
         assert self.cluster is not None
