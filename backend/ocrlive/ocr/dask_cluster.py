@@ -31,11 +31,12 @@ CLOSE_TIMEOUT_S = 10.0
 # (`worker_crashed`), as a document that kills two local workers does.
 ALLOWED_FAILURES = 1
 # Dask's housekeeping that ocrlive's pages do not need, and that takes CPU from the
-# readers on a small machine (scripts/bench_scale.py measures the processes' CPU with
-# these and with Dask's defaults). An administrator's DASK_* variable still wins.
+# readers on a small machine: an idle 2-worker cluster took 4.0 CPU s a minute with
+# these, 6.4 with Dask's defaults (scripts/bench_scale.py). Work stealing stays on:
+# without it Dask put all 24 pages of a PDF on the worker holding the document. An
+# administrator's DASK_* variable still wins.
 QUIET = {
     "distributed.worker.profile.enabled": False,  # a stack sample every 10 ms per worker
-    "distributed.scheduler.work-stealing": False,  # pages go out a few at a time anyway
     "distributed.admin.system-monitor.interval": "2s",  # 500ms: CPU/memory of each process
     "distributed.worker.memory.monitor-interval": "1s",  # 100ms: each nanny polls psutil
 }

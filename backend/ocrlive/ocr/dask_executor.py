@@ -57,7 +57,10 @@ PROGRESS_FIELDS = frozenset(f.name for f in fields(Progress))
 
 CONNECT_TIMEOUT_S = 30.0
 REFRESH_S = 1.0  # how often the list of workers for /api/status is fetched
-LOOKAHEAD = 1  # pages waiting on each worker beside the one it reads (see _read)
+# Pages waiting on each worker beside the one it reads (see _read); None: every page of
+# a document at once. One waiting page read 0.87x as fast as all at once on a 24-page
+# PDF (scripts/bench_scale.py, one run at load 7 -> 15), so all at once stays the default.
+LOOKAHEAD: int | None = None
 CANCEL_TIMEOUT_S = 2.0  # a cancel sent to a scheduler that is gone is not waited for
 LOST = "scheduler-connection-lost"  # the reason Dask gives futures when the scheduler goes
 
@@ -79,7 +82,7 @@ class DaskExecutor:
         lookahead: int | None = LOOKAHEAD,
     ) -> None:  # fmt: skip
         self._address, self._config, self._task_timeout = scheduler, config, task_timeout
-        self._lookahead = lookahead  # None: every page at once (the benchmark's baseline)
+        self._lookahead = lookahead  # None: every page at once
         self._client: Client | None = None
         self._topic = f"ocrlive-progress-{uuid.uuid4().hex}"  # this node's own
         self._docs: dict[str, _Document] = {}
@@ -203,11 +206,9 @@ class DaskExecutor:
         return Path(path).read_bytes(), pages
 
     async def _read(self, client: Client, doc: _Document, data: bytes) -> list[OcrPage]:
-        """Pages are handed to the cluster a few at a time (`_window`), each next one as
-        one comes back, rather than all at once: every worker has its next page queued
-        while it reads one (no round trip between pages), and a document uploaded
-        behind a long one waits for the pages already handed out, not for all of them.
-        scripts/bench_scale.py compares the two (`lookahead=None`: all at once)."""
+        """Pages go to the cluster `_window` at a time, each next one as one comes back
+        (with `lookahead`; by default every page at once); the scheduler spreads them
+        over the workers, and they are assembled in page order."""
         source = doc.holder = self._hold(client, doc.job.task_id, data)
         numbers = iter(range(1, doc.progress.pages_total + 1))
         completed: as_completed = as_completed()
