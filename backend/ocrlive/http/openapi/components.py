@@ -193,10 +193,18 @@ RESULT = object_schema(
     }
 )
 ERROR = object_schema({"error": object_schema({"code": _STR, "message": _STR})})
+NODE = object_schema(
+    {
+        "id": _STR, "name": _STR, "address": _STR, "started_at": _STR, "seen_s_ago": _NUM,
+        "state": {"enum": ["up", "silent"]}, "leader": {"type": "boolean"},
+        "self": {"type": "boolean"},
+    }
+)  # fmt: skip
 STATUS = object_schema(
     {
         "version": _STR,
         "uptime_s": _NUM,
+        "nodes": {"type": "array", "items": NODE, "description": "live server nodes"},
         "workers": {"type": "array", "items": {"type": "object"}},
         "queue_depth": _INT,
         "running": _INT,

@@ -38,7 +38,7 @@ PATHS: dict[str, Any] = {
     "/api/status": {
         "get": {
             "operationId": "status",
-            "summary": "Workers, queue, connections, uptime, versions",
+            "summary": "Server nodes, workers, queue, connections, uptime, versions",
             "tags": ["system"],
             "responses": {"200": json_body(ref("Status"), "The server's state"), **errors()},
         }
