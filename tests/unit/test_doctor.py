@@ -116,3 +116,28 @@ def test_folder_open_to_others_is_a_warning(
     healthy.chmod(0o755)
     code, out = doctor(healthy, capsys)
     assert code == 0 and "[warn] permissions:" in out and "chmod o-rwx" in out
+
+
+def test_postgres_database_is_checked_on_its_server(
+    healthy: Path,
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With OCRLIVE_DATABASE_URL the server is asked, not a SQLite file in the folder."""
+    monkeypatch.setenv("OCRLIVE_DATABASE_URL", database_url)
+    code, out = doctor(healthy, capsys)
+    assert code == 0, out
+    assert "PostgreSQL 15." in out and "(newest)" in out
+    assert "ocrlive.db" not in out
+
+
+def test_unreachable_postgres_fails_without_showing_the_password(
+    healthy: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"postgresql://ocrlive:s3cret-pw@127.0.0.1:{free_port()}/ocrlive"
+    monkeypatch.setenv("OCRLIVE_DATABASE_URL", url)
+    code, out = doctor(healthy, capsys)
+    assert code == 1, out
+    assert "[FAIL] database:" in out and "does not answer" in out
+    assert "s3cret-pw" not in out and "pg_hba.conf" in out

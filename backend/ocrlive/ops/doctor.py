@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from ocrlive.settings import Settings
 
@@ -64,6 +65,8 @@ def _check_model(settings: Settings, folder: Path) -> Finding:
 
 
 def check_database(settings: Settings) -> list[Finding]:
+    if settings.database_url:
+        return _check_postgres(settings.database_url)
     path = settings.db_path
     if not path.exists():
         return [Finding("database", WARN, f"{path} does not exist yet; the first start makes it")]
@@ -79,6 +82,35 @@ def check_database(settings: Settings) -> list[Finding]:
     if result != ["ok"]:
         return [_corrupt(path, "; ".join(result[:3]))]
     return [Finding("database", OK, f"{path}: integrity ok"), _schema_finding(current)]
+
+
+def _check_postgres(url: str) -> list[Finding]:
+    """The server answers, as whom, which version, and at which schema revision. The
+    password never reaches the output (a doctor's report gets pasted into tickets)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from ocrlive.store.postgres.connection import libpq_url
+
+    shown = make_url(url).render_as_string(hide_password=True)
+    try:
+        with psycopg.connect(libpq_url(url), connect_timeout=5) as conn:
+            server = conn.info.server_version
+            current = _pg_revision(conn)
+    except psycopg.Error as exc:
+        fix = "check that PostgreSQL runs, the host and port, the user's password and pg_hba.conf"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return [Finding("database", FAIL, f"{shown} does not answer: {first}", fix)]
+    version = f"{server // 10000}.{server % 10000}"
+    return [Finding("database", OK, f"{shown}: PostgreSQL {version} answers"),
+            _schema_finding(current)]  # fmt: skip
+
+
+def _pg_revision(conn: Any) -> str | None:
+    if conn.execute("SELECT to_regclass('alembic_version')").fetchone()[0] is None:
+        return None
+    row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    return str(row[0]) if row else None
 
 
 def _corrupt(path: Path, detail: str) -> Finding:
