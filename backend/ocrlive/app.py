@@ -105,7 +105,7 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     for folder in (settings.files_dir, settings.pages_dir):
         folder.mkdir(parents=True, exist_ok=True)
     app[STORE] = open_store(settings.database)
-    app[RECORDS] = open_records(settings.database)
+    app[RECORDS] = open_records(settings.database, app[STORE].log.index_queued)
     app[DB] = app[STORE].db
     app[AUDIT] = AuditLog(app[DB].writer)
     app[IDENTITY] = Identity(app[DB], app[AUDIT], identity_config(settings))

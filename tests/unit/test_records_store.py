@@ -58,7 +58,7 @@ async def manager(store: Store) -> TaskManager:
 
 @pytest.fixture
 async def records(database: Path | str, store: Store) -> AsyncIterator[Records]:
-    opened = open_records(database)  # the database fixture migrated it
+    opened = open_records(database, store.log.index_queued)  # the fixture migrated it
     yield opened
     await opened.close()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -115,10 +115,16 @@ def _in(rowids: Sequence[int]) -> tuple[str, dict[str, int]]:
     }
 
 
+Settle = Callable[[], Awaitable[None]]
+
+
 class SqliteSearchIndex:
-    def __init__(self, reader: Reader) -> None:
+    def __init__(self, reader: Reader, settle: Settle | None = None) -> None:
         self._q = _Queries(reader)
         self._corpus: tuple[float, Corpus] | None = None
+        # The writer's queue of results not yet indexed (store/sqlite/indexing.py),
+        # indexed before each search: a document is found as soon as it completed.
+        self._settle = settle
 
     async def search(
         self, query: ParsedQuery, filters: SearchFilters, *, limit: int, offset: int
@@ -129,6 +135,8 @@ class SqliteSearchIndex:
         match = to_fts5(query, filters)
         if match is None:
             return SearchResults([], 0, True)
+        if self._settle is not None:
+            await self._settle()
         found = [int(r[0]) for r in await self._q.all(_MATCHES, {"match": match})]
         if len(found) <= COUNT_CAP and _native(query, filters):
             params = {"match": match, "limit": limit, "offset": offset}
@@ -280,7 +288,8 @@ def _first_lines(body: str | None) -> list[str]:
     return lines[:FIRST_LINES]
 
 
-def open_sqlite_records(db_path: Path) -> Records:
-    """The database must already be migrated (ocrlive.store.db.migrate)."""
+def open_sqlite_records(db_path: Path, settle: Settle | None = None) -> Records:
+    """The database must already be migrated (ocrlive.store.db.migrate); `settle`
+    indexes the writer's queue (the task store's log.index_queued)."""
     reader = Reader(db_path)
-    return Records(SqliteSearchIndex(reader), SqliteRecordReads(reader), reader.close)
+    return Records(SqliteSearchIndex(reader, settle), SqliteRecordReads(reader), reader.close)

@@ -148,6 +148,11 @@ class EventLog(Protocol):
 
     def head(self) -> int: ...
 
+    async def index_queued(self) -> None:
+        """Index the results whose full-text indexing waits for a batch (SQLite,
+        store/sqlite/indexing.py); a search calls it first. PostgreSQL indexes at once."""
+        ...
+
     @property
     def shared(self) -> bool:
         """Other processes append to this log too (nodes on one PostgreSQL): a task's

@@ -18,6 +18,6 @@ def open_sqlite(db_path: Path) -> Store:
     call `await store.log.open()` before use."""
     reader, writer = Reader(db_path), SqliteWriter(db_path)
     return Store(
-        log=SqliteEventLog(writer, reader), tasks=SqliteTaskStore(reader),
+        log=SqliteEventLog(writer, reader, search_batches=True), tasks=SqliteTaskStore(reader),
         db=Database(writer, reader),
     )  # fmt: skip

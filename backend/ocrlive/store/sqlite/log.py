@@ -16,6 +16,7 @@ from ocrlive.events import Event, Task
 from ocrlive.ocr.types import TaskResult
 from ocrlive.store.base import LogTransaction, Plan, Purged, Writes
 from ocrlive.store.sqlite import rows
+from ocrlive.store.sqlite.indexing import SearchQueue
 from ocrlive.store.sqlite.reader import Reads
 from ocrlive.store.sqlite.writer import Connection, Writer
 
@@ -69,9 +70,12 @@ class SqliteEventLog:
     HEAD_SQL = rows.HEAD  # the highest seq ever given (the PostgreSQL log has its own)
     shared = False  # this process is the file's only writer
 
-    def __init__(self, writer: Writer, reader: Reads) -> None:
+    def __init__(self, writer: Writer, reader: Reads, *, search_batches: bool = False) -> None:
         self._writer = writer
         self._reader = reader
+        # SQLite's full-text index, filled in batches (indexing.py); PostgreSQL indexes
+        # by trigger.
+        self._search = SearchQueue(writer) if search_batches else None
         self._epoch = ""
         self._head = 0
         # Raised on the writer thread before the rows go (see _raise_floor); read on
@@ -99,19 +103,41 @@ class SqliteEventLog:
     async def open(self) -> None:
         opened = await self._writer.run(lambda conn: _open(conn, self.HEAD_SQL))
         self._epoch, self._head, self._floor = opened.epoch, opened.head, opened.floor
+        if self._search is not None:
+            await self._search.open()
 
     async def close(self) -> None:
+        if self._search is not None:
+            await self._search.close()
         await self._writer.close()
+
+    async def index_queued(self) -> None:
+        """Every stored result is in the search index after this (indexing.py)."""
+        if self._search is not None:
+            await self._search.flush()
 
     # --- writing ------------------------------------------------------------
 
     async def append(self, plan: Plan) -> list[Event]:
-        events = await self._writer.run(
-            lambda conn: write_plan(conn, plan, self.HEAD_SQL, retag=True)
-        )
+        events = await self._writer.run(lambda conn: self._write(conn, plan))
         if events:
             self._head = events[-1].seq
             self._remember(events)
+        if self._search is not None:
+            self._search.written()
+        return events
+
+    def _write(self, conn: Connection, plan: Plan) -> list[Event]:
+        stored: list[bool] = []
+
+        def noting(tx: LogTransaction) -> Writes:
+            writes = plan(tx)
+            stored.append(bool(writes.results))
+            return writes
+
+        events = write_plan(conn, noting, self.HEAD_SQL, retag=True)
+        if self._search is not None and any(stored):
+            self._search.after_store(conn)
         return events
 
     def _remember(self, events: list[Event]) -> None:
@@ -219,8 +245,9 @@ def _open(conn: Connection, head_sql: str) -> _Opened:
 
 def write_plan(conn: Connection, plan: Plan, head_sql: str, *, retag: bool = False) -> list[Event]:
     """On the writer thread, in its transaction: the plan, then its rows, each kind as
-    one executemany. `retag`: SQLite's search index tags documents with their status
-    (`_retag`); PostgreSQL's joins the tasks table instead."""
+    one executemany. `retag` (SQLite): its search index tags documents with their
+    status (`_retag`), and the writer gives a stored result its review-queue row;
+    PostgreSQL's search joins the tasks table, and its trigger queues for review."""
     tx = _Transaction(conn, head_sql)
     writes = plan(tx)
     given = [e.seq for e in writes.events]
@@ -257,6 +284,9 @@ def _store(conn: Connection, writes: Writes, retag: bool) -> None:
         conn.executemany("DELETE FROM results WHERE task_id = ?", ids)
         stored = [(task_id, json.dumps(result), task_id) for task_id, result in writes.results]
         conn.executemany(rows.INSERT_RESULT, stored)
+        if retag:  # SQLite's trigger leaves it to the writer (0006_search_batches.py)
+            review = (rows.review_row(task_id, result) for task_id, result in writes.results)
+            conn.executemany(rows.REVIEW_ROW, [row for row in review if row is not None])
     # The search index, the review queue and the archive of replaced results follow
     # these writes by trigger (migrations/versions/0002_records.py).
     if writes.revisions:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ocrlive.events import FINISHED_STATUSES, Event, EventType, Task
+from ocrlive.ocr.types import TaskResult
 from ocrlive.store.base import Revision, StoredFile
 
 TASK_COLUMNS = [name for name in Task.__dataclass_fields__ if name != "error"] + [
@@ -36,6 +37,7 @@ INSERT_RESULT = (
     "INSERT INTO results (task_id, result, revision) VALUES (?, ?, 1 + coalesce("
     "(SELECT max(revision) FROM result_history WHERE task_id = ?), 0))"
 )
+REVIEW_ROW = "INSERT OR REPLACE INTO review_queue (task_id, min_score) VALUES (?, ?)"
 INSERT_LINE_EDIT = (
     "INSERT INTO line_edits (task_id, revision, page, line, action, text_before, text_after, "
     "ocr_text, author, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -88,6 +90,14 @@ def update_row(task: Task) -> tuple[Any, ...]:
     values = _row_values(task)
     finished_at = task.updated_at if task.status in FINISHED_STATUSES else None
     return (*(values[c] for c in _MUTABLE), finished_at, task.id)
+
+
+def review_row(task_id: str, result: TaskResult) -> tuple[str, float] | None:
+    """The review queue's row of a stored result: the lowest score of its unreviewed
+    lines, none when every line was reviewed (as 0002's trigger computes it)."""
+    scores = [line["score"] for page in result["pages"] for line in page["lines"]
+              if line.get("reviewed") is None and line.get("score") is not None]  # fmt: skip
+    return (task_id, min(scores)) if scores else None
 
 
 def line_edit_row(revision: Revision) -> tuple[Any, ...]:

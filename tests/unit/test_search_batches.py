@@ -1,0 +1,108 @@
+"""SQLite's full-text index filled in batches (store/sqlite/indexing.py): a completed
+document waits in `search_pending`, committed with its result, and is still found by
+the next search, indexed a moment later without one, and after a crash at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from tests.unit.test_manager import RecordingPublisher
+from tests.unit.test_records_store import edit, finished, ids, make_result, search
+
+from ocrlive.records import open_records
+from ocrlive.records.base import Records
+from ocrlive.settings import Settings
+from ocrlive.store.db import migrate
+from ocrlive.store.sqlite import indexing, open_sqlite
+from ocrlive.tasks.manager import TaskManager
+
+
+def queued(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("SELECT count(*) FROM search_pending").fetchone()[0])
+
+
+@pytest.fixture
+def path(settings: Settings) -> Path:
+    migrate(settings.db_path)
+    return settings.db_path
+
+
+@pytest.fixture
+async def manager(path: Path) -> AsyncIterator[TaskManager]:
+    store = open_sqlite(path)
+    m = TaskManager(store, RecordingPublisher(), progress_interval=0.05)
+    await m.start()
+    yield m
+    await store.close()
+
+
+@pytest.fixture
+async def unsettled(path: Path) -> AsyncIterator[Records]:
+    """Search on the index as it is, without indexing the queue first."""
+    opened = open_records(path)
+    yield opened
+    await opened.close()
+
+
+async def test_a_search_right_after_the_completion_finds_the_queued_document(
+    manager: TaskManager, path: Path, unsettled: Records
+) -> None:
+    task = await finished(manager, make_result([("Haemoglobin low", 0.9)]))
+    assert queued(path) == 1  # committed with the result, not yet indexed
+    assert ids(await search(unsettled, "haemoglobin")) == []
+    records = open_records(path, manager.store.log.index_queued)
+    try:
+        assert ids(await search(records, "haemoglobin")) == [task.id]
+    finally:
+        await records.close()
+    assert queued(path) == 0
+
+
+async def test_a_full_batch_is_indexed_in_the_completing_transaction_and_the_rest_soon(
+    manager: TaskManager, path: Path, unsettled: Records, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(indexing, "BATCH", 3)
+    monkeypatch.setattr(indexing, "DELAY_S", 0.2)
+    tasks = [await finished(manager, make_result([(f"Sodium {n}", 0.9)])) for n in range(4)]
+    assert queued(path) == 1  # the third filled the batch
+    assert set(ids(await search(unsettled, "sodium"))) == {t.id for t in tasks[:3]}
+    for _ in range(50):
+        await asyncio.sleep(0.05)
+        if not queued(path):
+            break
+    assert set(ids(await search(unsettled, "sodium"))) == {t.id for t in tasks}
+
+
+async def test_a_queue_left_by_a_crash_is_indexed_when_the_store_opens(
+    manager: TaskManager, path: Path, unsettled: Records
+) -> None:
+    task = await finished(manager, make_result([("Potassium raised", 0.9)]))
+    assert queued(path) == 1
+    # The first process is gone before its queue was indexed: the next one opens.
+    store = open_sqlite(path)
+    await store.log.open()
+    assert queued(path) == 0
+    assert ids(await search(unsettled, "potassium")) == [task.id]
+    await store.close()
+
+
+async def test_a_correction_retag_or_purge_of_a_queued_document_applies_at_once(
+    manager: TaskManager, path: Path, unsettled: Records
+) -> None:
+    task = await finished(manager, make_result([("Creatinine normal", 0.5)]))
+    await manager.edit_line(task.id, edit(1, 0, "correct", "Creatinine raised", "nurse"))
+    assert queued(path) == 0  # the correction indexed it, once
+    assert ids(await search(unsettled, "raised")) == [task.id]
+    assert ids(await search(unsettled, "normal")) == []
+    other = await finished(manager, make_result([("Glucose high", 0.5)]))
+    await manager.store.log.purge("9999-12-31")
+    assert queued(path) == 0 and ids(await search(unsettled, "glucose")) == []
+    assert ids(await search(unsettled, "raised")) == []
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM search_docs").fetchone() == (0,)
+    assert other.id not in ids(await search(unsettled, "glucose"))
