@@ -15,8 +15,10 @@ from tests.unit.test_manager import RecordingPublisher, new_task
 from ocrlive.events import TaskStatus
 from ocrlive.ocr.pool_state import SchedulerLost
 from ocrlive.ocr.types import OcrJob, OcrPage, OcrResult, Progress
+from ocrlive.settings import Settings
 from ocrlive.store.base import Store
 from ocrlive.store.database import Database
+from ocrlive.store.db import migrate
 from ocrlive.store.nodes import NodeTable
 from ocrlive.tasks.cluster import Cluster, new_node
 from ocrlive.tasks.manager import TaskManager
@@ -200,3 +202,21 @@ async def test_a_task_lost_with_the_scheduler_is_resubmitted_by_the_leader(
     ]  # fmt: skip
     assert kinds[2][1] == "Queued again: the Dask scheduler restarted"
     assert events[-1].task.attempts == 1  # the lost run was not held against it
+
+
+async def test_a_restarted_sqlite_server_leads_at_once(settings: Settings) -> None:
+    """A killed server's lease is still running when it starts again on the same file:
+    the one process serving SQLite takes it at once instead of waiting it out (the tasks
+    it was reading would otherwise sit a whole lease before being resumed)."""
+    migrate(settings.db_path)
+    db = Database.open(settings.db_path)
+    try:
+        table = NodeTable(db.writer)
+        killed = Cluster(table, new_node("old", "old"), lease_s=60.0, single=True)
+        await killed.start()
+        assert await killed.lead()
+        restarted = Cluster(table, new_node("new", "new"), lease_s=60.0, single=True)
+        await restarted.start()
+        assert await restarted.lead()
+    finally:
+        await db.close()

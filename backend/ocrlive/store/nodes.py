@@ -101,10 +101,13 @@ class NodeTable:
         await self._writer.run(write)
 
     async def forget_others(self, node_id: str) -> None:
-        """On SQLite only one process serves the file: every other row is a dead one."""
+        """On SQLite only one process serves the file: every other row is a dead one,
+        and so is the leader lease a killed server still held (kept, it made a restart
+        wait a whole lease before resuming the tasks it was reading)."""
 
         def write(conn: Connection) -> None:
             conn.execute("DELETE FROM nodes WHERE id <> ?", (node_id,))
+            conn.execute("DELETE FROM leases WHERE holder <> ?", (node_id,))
 
         await self._writer.run(write)
 
