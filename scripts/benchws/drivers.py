@@ -69,10 +69,21 @@ class OcrliveDriver:
         ids = []
         for n in range(count):
             task, _ = await self.manager.create(_new_task(n))
+            await self._claim(task.id)
             # progress is only accepted while processing
             self.tasks[task.id] = await self.manager.mark_started(task.id)
             ids.append(task.id)
         return ids
+
+    async def _claim(self, task_id: str) -> None:
+        """Owned by this node, as an upload's task is: a task nobody owns is taken over
+        by the leader's sweep once it has not changed for a lease (tasks/cluster.py),
+        which queued the burst's task again, so its progress was refused."""
+        from ocrlive.keys import RUNNER
+
+        cluster = self.app[RUNNER].cluster
+        if cluster is not None:
+            await cluster.claim(task_id)
 
     async def publish(self, task_id: str, message: str, how: str) -> None:
         if how == "hub":
