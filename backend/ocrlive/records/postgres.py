@@ -20,8 +20,7 @@ from ocrlive.records.base import (
 )
 from ocrlive.records.query import ParsedQuery, Term
 from ocrlive.records.snippets import make_snippet
-from ocrlive.records.sqlite import SqliteRecordReads
-from ocrlive.records.sqlite import _Queries as SqliteQueries
+from ocrlive.records.sqlite import RecordQueries, SqliteRecordReads
 from ocrlive.store.postgres.connection import PgReader
 from ocrlive.store.sqlite.rows import TASK_COLUMNS, task_from_row
 
@@ -65,7 +64,7 @@ def _where(filters: SearchFilters) -> tuple[str, dict[str, Any]]:
 _FROM = "FROM search_pages AS f JOIN tasks AS t ON t.id = f.task_id"
 
 
-class _Queries(SqliteQueries):
+class _Queries(RecordQueries):
     """SQLAlchemy's text(): psycopg takes no `:name` marks of its own."""
 
     def __init__(self, reader: PgReader) -> None:

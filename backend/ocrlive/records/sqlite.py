@@ -89,7 +89,7 @@ def to_fts5(query: ParsedQuery, filters: SearchFilters) -> str | None:
     return expr
 
 
-class _Queries:
+class RecordQueries:
     def __init__(self, reader: Reader) -> None:
         self.reader = reader
 
@@ -120,7 +120,7 @@ Settle = Callable[[], Awaitable[None]]
 
 class SqliteSearchIndex:
     def __init__(self, reader: Reader, settle: Settle | None = None) -> None:
-        self._q = _Queries(reader)
+        self._q = RecordQueries(reader)
         self._corpus: tuple[float, Corpus] | None = None
         # The writer's queue of results not yet indexed (store/sqlite/indexing.py),
         # indexed before each search: a document is found as soon as it completed.
@@ -212,7 +212,7 @@ class SqliteRecordReads:
     TEXT_HEAD = "substr(json_extract(r.result, '$.text'), 1, 600)"
 
     def __init__(self, reader: Reader) -> None:
-        self._q = _Queries(reader)
+        self._q = RecordQueries(reader)
 
     async def current(self, task_id: str) -> tuple[TaskResult, int] | None:
         rows = await self._q.all(

@@ -169,11 +169,6 @@ class EventLog(Protocol):
         """Every event deleted so far has a seq at or below this."""
         ...
 
-    async def nodes(self) -> list[dict[str, object]]:
-        """The server processes writing this log now (`/api/status`): this one on
-        SQLite; on PostgreSQL every node connected to the database."""
-        ...
-
     async def compact(self, finished_before: str) -> int:
         """Drop the progress events of tasks finished before that time; how many."""
         ...

@@ -44,12 +44,9 @@ HEAD = (
 # While LISTEN is down this node hears of other nodes' events only when it writes
 # itself, so the wait between attempts stays short: a refused connection costs ~1 ms.
 RECONNECT_FIRST_S, RECONNECT_MAX_S = 0.25, 2.0
-# Every node's LISTEN connection carries this name: pg_stat_activity lists the live nodes.
+# Every node's LISTEN connection carries this name, so that pg_stat_activity tells an
+# administrator which connection is which node's.
 NODE_PREFIX = "ocrlive node "
-NODES = (
-    "SELECT application_name, host(client_addr), backend_start FROM pg_stat_activity "
-    "WHERE datname = current_database() AND application_name LIKE ? ORDER BY backend_start"
-)
 
 Deliver = Callable[[list[Event]], None]
 
@@ -144,15 +141,6 @@ class PgEventLog(SqliteEventLog):
             self._remote(events)
 
     # --- other nodes ----------------------------------------------------------
-
-    async def nodes(self) -> list[dict[str, object]]:
-        found = await self._reader.all(NODES, (f"{NODE_PREFIX}%",))
-        return [
-            {"name": name.removeprefix(NODE_PREFIX), "address": address or "local",
-             "connected_at": started.isoformat(timespec="seconds"),
-             "self": name == self._node}
-            for name, address, started in found
-        ]  # fmt: skip
 
     async def _follow(self) -> None:
         """Reads the table each time a notification (or a reconnection) wakes it."""

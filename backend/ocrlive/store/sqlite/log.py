@@ -97,9 +97,6 @@ class SqliteEventLog:
     def on_remote(self, deliver: Callable[[list[Event]], None]) -> None:
         """This process is the file's only writer: nothing comes from elsewhere."""
 
-    async def nodes(self) -> list[dict[str, object]]:
-        return [{"name": node_name(), "self": True}]
-
     async def open(self) -> None:
         opened = await self._writer.run(lambda conn: _open(conn, self.HEAD_SQL))
         self._epoch, self._head, self._floor = opened.epoch, opened.head, opened.floor
