@@ -53,6 +53,7 @@ from ocrlive.ocr.executor import Executor
 from ocrlive.ocr.pool import OcrPool
 from ocrlive.ratelimit import SlidingWindow
 from ocrlive.records import open_records
+from ocrlive.records.warmup import reading_ahead
 from ocrlive.settings import Settings
 from ocrlive.store import open_store
 from ocrlive.store.database import Database
@@ -91,6 +92,7 @@ def create_app(
     add_route(app, "GET", "/api/ws", view.handle, PUBLIC)
     add_route(app, "GET", "/metrics", metrics_route, PUBLIC)  # its own token or the loopback
     app.cleanup_ctx.append(_store)
+    app.cleanup_ctx.append(_read_ahead)
     app.cleanup_ctx.append(_tasks)
     app.cleanup_ctx.append(_pool(engine_factory))
     app.cleanup_ctx.append(_runner)
@@ -122,6 +124,15 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
         await retention
     await app[RECORDS].close()
     await app[STORE].close()
+
+
+async def _read_ahead(app: web.Application) -> AsyncIterator[None]:
+    database = app[SETTINGS].database
+    if is_url(database):  # PostgreSQL: its own buffer cache
+        yield
+        return
+    async with reading_ahead(Path(database)):
+        yield
 
 
 def oidc_config(settings: Settings) -> OidcConfig:
