@@ -80,6 +80,11 @@ class InvalidState(ApiError):
     status, code = 409, "invalid_state"
 
 
+class StaleRun(InvalidState):
+    """A change from a run of the task that is no longer its current one (it was
+    cancelled and retried, or taken over): dropped by the journal, never shown."""
+
+
 class RevisionConflict(ApiError):
     """A line edit based on a revision that is no longer the current one."""
 

@@ -111,6 +111,11 @@ class LogTransaction(Protocol):
         """The stored result and its revision, as of this transaction."""
         ...
 
+    def current_run(self, task_id: str) -> int | None:
+        """The seq of the task's newest `task.started` event (its current run), as of
+        this transaction; None if it never started."""
+        ...
+
 
 Plan = Callable[[LogTransaction], Writes]
 

@@ -40,7 +40,12 @@ class Creation:
 class Transition:
     """`mutate` runs on the task as stored when its status is one of `allowed`; the
     change is logged as `event`, and `result` (a completed task's) stored with it, or
-    the revision that `revise` makes of the stored one (a line edit)."""
+    the revision that `revise` makes of the stored one (a line edit).
+
+    `run`: the seq of the `task.started` event of the run this change comes from (its
+    progress, result, failure or retry); the change applies only while the task is
+    processing in that run, so a late result of a run cancelled and retried (on this
+    node or another) never completes the new one."""
 
     task_id: str
     event: EventType
@@ -48,6 +53,7 @@ class Transition:
     allowed: frozenset[TaskStatus]
     result: TaskResult | None = None
     revise: Reviser | None = None
+    run: int | None = None
 
 
 Change = Creation | Transition

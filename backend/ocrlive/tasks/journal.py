@@ -15,7 +15,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
-from ocrlive.errors import ApiError, InvalidState, TaskNotFound
+from ocrlive.errors import ApiError, InvalidState, StaleRun, TaskNotFound
 from ocrlive.events import (
     FINISHED_STATUSES,
     Event,
@@ -48,6 +48,9 @@ class _Batch:
     # (a late progress report read the row of a task completed just before it, and
     # wrote it back as processing).
     staged: dict[str, Task] = field(default_factory=dict)
+    # The run each task started in this batch (the seq of its task.started event): not
+    # in the table yet, and a run fence must see it (see _check_run).
+    runs: dict[str, int] = field(default_factory=dict)
     outcomes: list[tuple[Change, Outcome | ApiError]] = field(default_factory=list)
 
 
@@ -159,6 +162,8 @@ class Journal:
             raise TaskNotFound(change.task_id)
         if task.status not in change.allowed:
             raise InvalidState(f"Task is {task.status}; cannot apply {change.event}")
+        if change.run is not None:
+            _check_run(change, change.run, task, batch)
         if change.revise is not None:  # may raise: before a seq is taken
             batch.writes.revisions.append(change.revise(batch.tx, batch.now))
         seq = batch.tx.allocate_seq()
@@ -172,10 +177,28 @@ class Journal:
     def _record(self, task: Task, event_type: EventType, batch: _Batch) -> None:
         batch.writes.events.append(Event(seq=task.version, type=event_type, task=task))
         batch.staged[task.id] = task
+        if event_type == EventType.STARTED:
+            batch.runs[task.id] = task.version
         if task.status in FINISHED_STATUSES:
             self._active.pop(task.id, None)
         else:
             self._active[task.id] = task
+
+
+def _check_run(change: Transition, run: int, task: Task, batch: _Batch) -> None:
+    """A change from a run applies only while the task is processing in that run. The
+    current run is read inside the transaction (on PostgreSQL under the log's lock),
+    so a node whose run was cancelled and retried on another node learns it here,
+    however late its result comes. Dropped with a line in the log, and no event."""
+    current = batch.runs.get(task.id) or batch.tx.current_run(task.id)
+    if task.status == TaskStatus.PROCESSING and current == run:
+        return
+    # A cancelled run on another node reads on to its end: its progress, up to ten
+    # reports a second, is not worth a line each; its result is.
+    level = logging.DEBUG if change.event == EventType.PROGRESS else logging.INFO
+    log.log(level, "task %s: %s of an earlier run dropped (run %d; the task is %s, run %s)",
+            task.id, change.event, run, task.status, current)  # fmt: skip
+    raise StaleRun(f"Task {task.id} is no longer in run {run}")
 
 
 def _fresh_task(new: NewTask, seq: int, now: str) -> Task:

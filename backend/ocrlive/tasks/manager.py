@@ -67,12 +67,13 @@ class TaskManager:
     async def transition(
         self, task_id: str, event: EventType, mutate: Mutation, *,
         allowed: frozenset[TaskStatus], result: TaskResult | None = None,
-        revise: Reviser | None = None,
+        revise: Reviser | None = None, run: int | None = None,
     ) -> Task:  # fmt: skip
-        """Apply one change to a task; stored with its event, then published."""
+        """Apply one change to a task; stored with its event, then published. `run`:
+        the run it comes from (changes.Transition); StaleRun if that run is over."""
         change = Transition(
             task_id=task_id, event=event, mutate=mutate, allowed=allowed, result=result,
-            revise=revise,
+            revise=revise, run=run,
         )  # fmt: skip
         task, _ = await self.journal.submit(change)
         if event in TERMINAL_EVENTS or event == EventType.REQUEUED:
@@ -80,6 +81,8 @@ class TaskManager:
         return task
 
     async def mark_started(self, task_id: str) -> Task:
+        """The task's next run; its `version` (this event's seq) names the run."""
+
         def change(t: Task) -> Task:
             return t.evolve(
                 status=TaskStatus.PROCESSING, stage=Stage.LOADING, progress=0.0,
@@ -90,11 +93,11 @@ class TaskManager:
         allowed = frozenset({TaskStatus.QUEUED})
         return await self.transition(task_id, EventType.STARTED, change, allowed=allowed)
 
-    def report_progress(self, progress: Progress) -> None:
+    def report_progress(self, progress: Progress, run: int | None = None) -> None:
         """Called for every step the engine reports; emits at most one event per interval."""
-        self._throttle.offer(progress)
+        self._throttle.offer(progress, run)
 
-    async def apply_progress(self, p: Progress) -> None:
+    async def apply_progress(self, p: Progress, run: int | None = None) -> None:
         def change(t: Task) -> Task:
             done = p.pages_total if p.stage == Stage.DONE else max(0, p.page - 1)
             return t.evolve(
@@ -102,11 +105,14 @@ class TaskManager:
                 message=p.message, pages_done=done, pages_total=p.pages_total,
             )  # fmt: skip
 
-        # A late report for a task that already finished has nothing to say.
+        # A late report for a task that already finished (or of an earlier run: StaleRun
+        # is an InvalidState) has nothing to say.
         with contextlib.suppress(InvalidState, TaskNotFound):
-            await self.transition(p.task_id, EventType.PROGRESS, change, allowed=_PROCESSING)
+            await self.transition(
+                p.task_id, EventType.PROGRESS, change, allowed=_PROCESSING, run=run
+            )
 
-    async def complete(self, task_id: str, result: TaskResult) -> Task:
+    async def complete(self, task_id: str, result: TaskResult, *, run: int | None = None) -> Task:
         pages = len(result["pages"])
 
         def change(t: Task) -> Task:
@@ -116,10 +122,12 @@ class TaskManager:
             )  # fmt: skip
 
         return await self.transition(
-            task_id, EventType.COMPLETED, change, allowed=_PROCESSING, result=result
+            task_id, EventType.COMPLETED, change, allowed=_PROCESSING, result=result, run=run
         )
 
-    async def fail(self, task_id: str, code: TaskErrorCode, message: str) -> Task:
+    async def fail(
+        self, task_id: str, code: TaskErrorCode, message: str, *, run: int | None = None
+    ) -> Task:
         message = scrub_paths(message)  # engine and OS messages name files on the server
 
         def change(t: Task) -> Task:
@@ -128,7 +136,8 @@ class TaskManager:
                 status=TaskStatus.FAILED, stage=Stage.FAILED, message=message, error=error
             )
 
-        return await self.transition(task_id, EventType.FAILED, change, allowed=ACTIVE_STATUSES)
+        allowed = ACTIVE_STATUSES
+        return await self.transition(task_id, EventType.FAILED, change, allowed=allowed, run=run)
 
     async def cancel(self, task_id: str) -> Task:
         def change(t: Task) -> Task:
@@ -165,10 +174,12 @@ class TaskManager:
         return await self.transition(task_id, EventType.REQUEUED, change, allowed=_COMPLETED)
 
     async def requeue(
-        self, task_id: str, message: str, *, reset_attempts: bool = False, refund: bool = False
-    ) -> Task:
+        self, task_id: str, message: str, *, reset_attempts: bool = False, refund: bool = False,
+        run: int | None = None,
+    ) -> Task:  # fmt: skip
         """refund: the run that stopped was not the document's fault (its node or the
-        Dask scheduler went away), so it is not counted against the document."""
+        Dask scheduler went away), so it is not counted against the document. run: the
+        run that stopped (a crash), if this node was reading it."""
 
         def change(t: Task) -> Task:
             attempts = 0 if reset_attempts else max(0, t.attempts - refund)
@@ -178,7 +189,7 @@ class TaskManager:
             )  # fmt: skip
 
         allowed = ACTIVE_STATUSES if not reset_attempts else _RETRYABLE
-        return await self.transition(task_id, EventType.REQUEUED, change, allowed=allowed)
+        return await self.transition(task_id, EventType.REQUEUED, change, allowed=allowed, run=run)
 
 
 _RETRYABLE = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED})

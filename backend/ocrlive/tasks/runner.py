@@ -242,16 +242,19 @@ class Runner:
 
     async def _run_one(self, task_id: str) -> None:
         task = await self._persist(lambda: self.manager.mark_started(task_id), "starting a task")
+        # Everything this run reports carries it: once the task is cancelled and retried
+        # (here or on another node), its late reports and result are dropped.
+        run = task.version
         job = await self._persist(lambda: self._job(task), "reading a task")
         try:
-            result = await self.pool.run(job, self.manager.report_progress)
+            result = await self.pool.run(job, lambda p: self.manager.report_progress(p, run))
         except TaskCancelled:
             return  # the cancel endpoint already recorded it
         except OcrFailure as exc:
-            await self._finish_failed(task_id, exc.code, exc.message)
+            await self._finish_failed(task_id, exc.code, exc.message, run=run)
         except TaskTimedOut:
             message = "The document took too long to read; its worker was stopped"
-            await self._finish_failed(task_id, TaskErrorCode.TIMEOUT, message)
+            await self._finish_failed(task_id, TaskErrorCode.TIMEOUT, message, run=run)
         except SchedulerLost as exc:
             await self._after_scheduler_lost(task, str(exc))
         except WorkerCrashed:
@@ -260,8 +263,10 @@ class Runner:
             await self._after_storage_fault(task, str(exc))
         else:
             stored = self._result_json(task_id, result.to_json(), job.settings)
-            with contextlib.suppress(InvalidState):
-                await self._persist(lambda: self.manager.complete(task_id, stored), "a result")
+            with contextlib.suppress(InvalidState):  # StaleRun too: logged by the journal
+                await self._persist(
+                    lambda: self.manager.complete(task_id, stored, run=run), "a result"
+                )
                 await asyncio.to_thread(rerun_settings.forget, Path(job.pages_dir))
 
     async def _persist(self, write: Callable[[], Awaitable[T]], what: str) -> T:
@@ -301,16 +306,23 @@ class Runner:
         result["engine"] = {**result["engine"], "settings": settings.to_json()}
         return {"task_id": task_id, **result}
 
-    async def _finish_failed(self, task_id: str, code: TaskErrorCode, message: str) -> None:
+    async def _finish_failed(
+        self, task_id: str, code: TaskErrorCode, message: str, *, run: int | None = None
+    ) -> None:
         with contextlib.suppress(InvalidState, TaskNotFound):
-            await self._persist(lambda: self.manager.fail(task_id, code, message), "a failure")
+            await self._persist(
+                lambda: self.manager.fail(task_id, code, message, run=run), "a failure"
+            )
 
     async def _after_crash(self, task: Task) -> None:
+        """`task` as its run started (its version names the run)."""
         if task.attempts >= MAX_CRASH_ATTEMPTS:
             message = "The OCR worker crashed or hung on this document twice"
-            await self._finish_failed(task.id, TaskErrorCode.WORKER_CRASHED, message)
+            await self._finish_failed(
+                task.id, TaskErrorCode.WORKER_CRASHED, message, run=task.version
+            )
             return
-        await self._requeue(task.id, "The OCR worker stopped; trying again")
+        await self._requeue(task.id, "The OCR worker stopped; trying again", run=task.version)
 
     async def _after_scheduler_lost(self, task: Task, detail: str) -> None:
         """The Dask scheduler went away mid-document: the task is given up to the
@@ -318,7 +330,8 @@ class Runner:
         exactly one node re-submits it). Alone, this runner queues it itself."""
         log.warning("task %s: the Dask scheduler was lost (%s)", task.id, detail[:200])
         if self.cluster is None:
-            await self._requeue(task.id, "Queued again: the Dask scheduler restarted", refund=True)
+            message = "Queued again: the Dask scheduler restarted"
+            await self._requeue(task.id, message, refund=True, run=task.version)
             return
         cluster = self.cluster
         await self._persist(lambda: cluster.release(task.id), "giving a task up")
@@ -329,12 +342,16 @@ class Runner:
         log.warning("task %s: storage failed while it was read (%s); it runs again once "
                     "the disk takes writes", task.id, detail[:200])  # fmt: skip
         await self._wait_for_disk()
-        await self._requeue(task.id, "Storage was unavailable; reading it again")
+        await self._requeue(task.id, "Storage was unavailable; reading it again", run=task.version)
 
-    async def _requeue(self, task_id: str, message: str, *, refund: bool = False) -> None:
+    async def _requeue(
+        self, task_id: str, message: str, *, refund: bool = False, run: int | None = None
+    ) -> None:
+        """Queued again here after its run (`run`) stopped, unless that run is over."""
         with contextlib.suppress(InvalidState, TaskNotFound):
             task = await self._persist(
-                lambda: self.manager.requeue(task_id, message, refund=refund), "a retry"
+                lambda: self.manager.requeue(task_id, message, refund=refund, run=run),
+                "a retry",
             )
             await self.queue.put(task.id, Priority.URGENT)
 

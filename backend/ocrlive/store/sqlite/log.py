@@ -58,6 +58,10 @@ class _Transaction(LogTransaction):
         row = self.conn.execute(rows.RESULT_REVISION, (task_id,)).fetchone()
         return (cast(TaskResult, json.loads(row[0])), int(row[1])) if row else None
 
+    def current_run(self, task_id: str) -> int | None:
+        row = self.conn.execute(rows.CURRENT_RUN, (task_id,)).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
 
 @dataclass
 class _Opened:

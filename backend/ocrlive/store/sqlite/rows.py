@@ -46,6 +46,9 @@ INSERT_LINE_EDIT = (
 HEAD = "SELECT seq FROM sqlite_sequence WHERE name = 'events'"
 GET_META = "SELECT value FROM meta WHERE key = ?"
 SET_META = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = ?"
+# The type as a literal, so that both databases answer from the partial index
+# ix_events_started (0007_run_fence) instead of reading every event of the task.
+CURRENT_RUN = f"SELECT max(seq) FROM events WHERE task_id = ? AND type = '{EventType.STARTED}'"
 EVENTS_SINCE = "SELECT seq, type, task FROM events WHERE seq > ?"
 EVENTS_SINCE_OF_TASK = "SELECT seq, type, task FROM events WHERE task_id = ? AND seq > ?"
 INSERT_TASK = (

@@ -1,0 +1,128 @@
+"""A run cancelled and retried at once never completes the retried task (issue #9).
+
+On PostgreSQL, node A reads a document; node B cancels it and retries it at once, and
+reads it itself; A, which never heard of the cancel, reports late progress and its
+result: both are dropped, and the task completes once, with B's reading. On SQLite
+(one node) the same cancel and retry on A itself. Real databases, each node with its
+own store and connections, as two processes have. The executor is a gate the test
+opens: what is tested is when a late result arrives, not how a page is read."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from tests.unit.test_manager import RecordingPublisher, new_task
+
+from ocrlive.events import EventType, Stage, TaskStatus
+from ocrlive.ocr.types import OcrJob, OcrPage, OcrResult, Progress
+from ocrlive.store import open_store
+from ocrlive.store.base import Store
+from ocrlive.store.db import is_url
+from ocrlive.tasks.manager import TaskManager
+from ocrlive.tasks.runner import Runner
+
+WAIT_S = 10.0
+
+
+class GatedExecutor:
+    """Each run reports that it reads, waits until the test opens its gate, reports
+    once more and returns a page that says which run read it. Like a node that never
+    hears of a cancel made on another node, its `cancel` stops nothing."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.gates: asyncio.Queue[asyncio.Event] = asyncio.Queue()
+        self.runs = 0
+        self.versions: dict[str, str] = {}
+        self.restart_causes: Counter[str] = Counter()
+        self.on_reconnect: Callable[[], None] | None = None
+        self.size, self.busy, self.queue_depth = 1, 0, 0
+
+    async def run(self, job: OcrJob, on_progress: Callable[[Progress], None]) -> OcrResult:
+        self.runs += 1
+        reader = f"{self.name}-{self.runs}"
+        gate = asyncio.Event()
+        self.gates.put_nowait(gate)
+        on_progress(Progress(job.task_id, Stage.RECOGNIZING, 10.0, f"{reader} reads", 1, 1))
+        await gate.wait()
+        on_progress(Progress(job.task_id, Stage.RECOGNIZING, 90.0, f"{reader} is done", 1, 1))
+        return OcrResult(pages=[OcrPage(number=1, width=10, height=10)], engine={"by": reader})
+
+    async def next_gate(self) -> asyncio.Event:
+        async with asyncio.timeout(WAIT_S):
+            return await self.gates.get()
+
+    def cancel(self, task_id: str) -> bool:
+        return False
+
+    def status(self) -> list[dict[str, object]]:
+        return []
+
+
+@dataclass
+class Node:
+    store: Store
+    manager: TaskManager
+    runner: Runner
+    executor: GatedExecutor
+
+
+@pytest.fixture
+async def nodes(database: Path | str, tmp_path: Path) -> AsyncIterator[tuple[Node, Node]]:
+    """Nodes A and B: two on PostgreSQL; on SQLite (one process per file) A twice."""
+    made: list[Node] = []
+    for name in ("a", "b") if is_url(database) else ("a",):
+        store = open_store(database)
+        manager = TaskManager(store, RecordingPublisher(), progress_interval=0.01)
+        await manager.start()
+        executor = GatedExecutor(name)
+        runner = Runner(manager, executor, tmp_path / "pages", queue_limit=10, concurrency=1)  # type: ignore[arg-type]
+        await runner.start()
+        made.append(Node(store, manager, runner, executor))
+    yield made[0], made[-1]
+    for node in made:
+        await node.runner.close()
+        await node.store.close()
+
+
+async def until_status(manager: TaskManager, task_id: str, status: TaskStatus) -> None:
+    async with asyncio.timeout(WAIT_S):
+        while (await manager.get(task_id)).status != status:
+            await asyncio.sleep(0.02)
+
+
+async def test_a_late_result_of_a_cancelled_run_never_completes_the_retried_task(
+    nodes: tuple[Node, Node],
+) -> None:
+    a, b = nodes
+    task, _ = await a.runner.submit(new_task())
+    first = await a.executor.next_gate()  # A reads it
+    first_run = a.runner.running[task.id]
+    await b.runner.cancel(task.id)
+    await b.runner.retry(task.id)
+    second = await b.executor.next_gate()  # the retried run, read by B
+    first.set()  # A's late report and result (on SQLite its run was stopped)
+    await asyncio.wait([first_run], timeout=WAIT_S)
+    assert first_run.done()
+    await asyncio.sleep(0.1)  # past the progress interval: a late report is stored now
+    now = await b.manager.get(task.id)
+    assert now.status == TaskStatus.PROCESSING, now
+    second.set()
+    await until_status(b.manager, task.id, TaskStatus.COMPLETED)
+    reader = f"{b.executor.name}-{b.executor.runs}"
+    result = await b.store.tasks.result(task.id)
+    assert result is not None and result["engine"]["by"] == reader
+    events = await b.store.log.read_since(0, b.manager.epoch, task_id=task.id)
+    assert events is not None
+    cancelled = [e.type for e in events].index(EventType.CANCELLED)
+    assert [e.type for e in events if e.type != EventType.PROGRESS] == [
+        EventType.CREATED, EventType.STARTED, EventType.CANCELLED, EventType.REQUEUED,
+        EventType.STARTED, EventType.COMPLETED,
+    ]  # fmt: skip
+    after = [e.task.message for e in events[cancelled:] if e.type == EventType.PROGRESS]
+    assert after and all(m.startswith(reader) for m in after), after
