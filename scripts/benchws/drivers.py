@@ -68,8 +68,9 @@ class OcrliveDriver:
     async def setup(self, count: int) -> list[str]:
         ids = []
         for n in range(count):
+            # Owned by this node, as an upload's task is (the runner gave the manager its
+            # node): a task nobody owns is taken over by the leader's sweep.
             task, _ = await self.manager.create(_new_task(n))
-            await self._claim(task.id)
             # progress is only accepted while processing
             self.tasks[task.id] = await self.manager.mark_started(task.id)
             ids.append(task.id)

@@ -1,18 +1,20 @@
 """Nodes on one database (tasks/cluster.py, store/nodes.py) over a real migrated file:
 one leader at a time, a dead node's tasks taken over exactly once, a task given up
-when the Dask scheduler was lost re-submitted by the leader and read to the end."""
+when the Dask scheduler was lost re-submitted by the leader and read to the end, and a
+task owned by the node that queued it from the commit that queued it."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.unit.test_manager import RecordingPublisher, new_task
 
-from ocrlive.events import TaskStatus
+from ocrlive.events import Event, EventType, TaskErrorCode, TaskStatus
 from ocrlive.ocr.pool_state import SchedulerLost
 from ocrlive.ocr.types import OcrJob, OcrPage, OcrResult, Progress
 from ocrlive.settings import Settings
@@ -75,7 +77,7 @@ async def test_a_dead_nodes_tasks_are_taken_once(
         await node.start()
     tasks = [(await manager.create(new_task()))[0] for _ in range(4)]
     for task in tasks:
-        await a.claim(task.id)
+        await a.table.claim(task.id, a.node_id)
     await manager.mark_started(tasks[0].id)
     await a.table.beat(a.node, time.time())
     assert await b.sweep() == []  # a is alive: nothing to take
@@ -100,9 +102,9 @@ async def test_unclaimed_tasks_wait_a_lease_released_ones_do_not(
     a, b = nodes("a"), nodes("b")
     await a.start()
     await b.start()
-    fresh = (await manager.create(new_task()))[0]  # its node has not claimed it yet
+    fresh = (await manager.create(new_task()))[0]  # nobody's (as before migration 0005)
     given_up = (await manager.create(new_task()))[0]
-    await a.claim(given_up.id)
+    await a.table.claim(given_up.id, a.node_id)
     await a.release(given_up.id)  # the scheduler was lost mid-document
     assert [t.task_id for t in await b.sweep()] == [given_up.id]
     await asyncio.sleep(LEASE * 1.5)
@@ -117,7 +119,7 @@ async def test_after_a_database_outage_no_node_is_taken_for_dead_at_once(
     await a.start()
     await b.start()
     task = (await manager.create(new_task()))[0]
-    await a.claim(task.id)
+    await a.table.claim(task.id, a.node_id)
     await asyncio.sleep(LEASE * 1.5)  # neither could write (the database was away)
     await b.beat()  # b is back first and leads: a is silent, but so was b
     assert b.is_leader and await b.owned() == set()
@@ -142,14 +144,65 @@ async def test_a_node_taken_for_dead_drops_the_tasks_it_lost(
     await b.start()
     kept, lost = [(await manager.create(new_task()))[0] for _ in range(2)]
     for task in (kept, lost):
-        await a.claim(task.id)
+        await a.table.claim(task.id, a.node_id)
         runner.queue.put_nowait(task.id)
     await asyncio.sleep(LEASE * 1.5)  # a stalls past its lease
     await b.table.beat(b.node, time.time())
     assert {t.task_id for t in await b.sweep()} == {kept.id, lost.id}
-    await a.claim(kept.id)  # (as if a had claimed it again since: it stays a's)
+    await a.table.claim(kept.id, a.node_id)  # (as if a took it back since: it stays a's)
     await a.beat()  # a finds its row gone
     assert runner.queue.ids() == [kept.id]
+
+
+class DiesAfterCommit(RecordingPublisher):
+    """Publishes right after each commit, in the loop turn of the commit: on the event
+    `kind` it cancels `victim` (an upload or a retry), as a node killed at that moment
+    stops: nothing after the commit runs."""
+
+    def __init__(self, kind: EventType) -> None:
+        super().__init__()
+        self.kind = kind
+        self.victim: asyncio.Task[object] | None = None
+
+    def publish(self, event: Event) -> None:
+        super().publish(event)
+        if event.type == self.kind and self.victim is not None:
+            self.victim.cancel()
+
+
+async def killed_after_commit(
+    manager: TaskManager, kind: EventType, work: Coroutine[Any, Any, object]
+) -> str:
+    """Runs `work` until its change of kind `kind` commits, then stops it there; the
+    task that event was about."""
+    publisher = DiesAfterCommit(kind)
+    manager.journal.publisher = publisher
+    publisher.victim = asyncio.create_task(work)
+    with pytest.raises(asyncio.CancelledError):
+        await publisher.victim
+    return next(e.task.id for e in publisher.seen if e.type == kind)
+
+
+async def test_a_node_killed_right_after_an_upload_or_a_retry_owns_the_task(
+    manager: TaskManager, nodes: Callable[[str], Cluster], tmp_path: Path
+) -> None:
+    """The owner is written in the transaction that queues the task: a node killed the
+    moment it commits an upload (or a retry of another node's task) leaves no task that
+    nobody owns (the leader took it only after a lease), nor one that a live node owns
+    but never queued (nobody took it at all)."""
+    a, b = nodes("a"), nodes("b")
+    await a.start()
+    await b.start()
+    failed = (await manager.create(new_task()))[0]  # b's, failed
+    await b.table.claim(failed.id, b.node_id)
+    await manager.fail(failed.id, TaskErrorCode.ENGINE_ERROR, "boom")
+    runner = Runner(manager, SchedulerGoesAway(), tmp_path / "pages", queue_limit=10,
+                    concurrency=1, cluster=a)  # type: ignore[arg-type]  # fmt: skip
+    uploaded = await killed_after_commit(manager, EventType.CREATED, runner.submit(new_task()))
+    retried = await killed_after_commit(manager, EventType.REQUEUED, runner.retry(failed.id))
+    assert retried == failed.id
+    assert await a.owned() == {uploaded, retried}
+    assert await b.owned() == set()
 
 
 class SchedulerGoesAway:

@@ -87,10 +87,12 @@ class Revision:
 @dataclass
 class Writes:
     """What one `append` stores: new task rows, changed ones, results (a completion's
-    replaces the stored one as the next revision), revised results, and the events."""
+    replaces the stored one as the next revision), revised results, the events, and
+    the node that now owns a task queued by this transaction (tasks.owner)."""
 
     inserts: list[tuple[Task, StoredFile]] = field(default_factory=list)
     updates: list[Task] = field(default_factory=list)
+    owners: list[tuple[str, str]] = field(default_factory=list)  # (task id, node id)
     results: list[tuple[str, TaskResult]] = field(default_factory=list)
     revisions: list[Revision] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)

@@ -21,8 +21,6 @@ T = TypeVar("T")
 
 LEADER = "leader"
 ACTIVE = "('queued', 'processing')"
-# A task with no owner (NULL) is taken only once it has not changed for this long: a
-# node claims a task it has just created a few milliseconds after creating it.
 RELEASED = ""  # owner of a task given up on purpose (scheduler lost): taken at once
 
 
@@ -136,7 +134,8 @@ class NodeTable:
         return await self._writer.run(write)
 
     async def claim(self, task_id: str, node_id: str) -> None:
-        """This node queues or runs the task now."""
+        """Make a node the task's owner outside a change of the task (tests); a node's
+        own uploads and retries write it with the change (tasks/journal.py)."""
 
         def write(conn: Connection) -> None:
             conn.execute("UPDATE tasks SET owner = ? WHERE id = ?", (node_id, task_id))

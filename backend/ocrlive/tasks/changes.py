@@ -33,7 +33,11 @@ class NewTask:
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Creation:
+    """`owner`: the node that queues the new task (tasks.owner), written with its row,
+    so that no node ever sees it unowned (tasks/cluster.py)."""
+
     new: NewTask
+    owner: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -45,7 +49,8 @@ class Transition:
     `run`: the seq of the `task.started` event of the run this change comes from (its
     progress, result, failure or retry); the change applies only while the task is
     processing in that run, so a late result of a run cancelled and retried (on this
-    node or another) never completes the new one."""
+    node or another) never completes the new one. `owner`: the node that queues the
+    task again with this change (a retry, a re-run), written in the same transaction."""
 
     task_id: str
     event: EventType
@@ -54,6 +59,7 @@ class Transition:
     result: TaskResult | None = None
     revise: Reviser | None = None
     run: int | None = None
+    owner: str | None = None
 
 
 Change = Creation | Transition

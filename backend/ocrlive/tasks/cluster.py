@@ -1,11 +1,13 @@
 """Several `ocrlive serve` nodes on one database: heartbeats, one leader, task owners.
 
 Each node writes a heartbeat row every `lease/4` seconds and owns the tasks it queued
-(tasks.owner). One node holds the leader lease; only the leader sweeps the task table:
-it takes every unfinished task that no live node owns (a node silent for longer than
-the lease is dead; a task given up when the Dask scheduler was lost is nobody's) and
-hands them to its runner, which queues them again. So after a scheduler restart, or a
-node killed with SIGKILL, each task in flight is re-submitted once, by one node.
+(tasks.owner, written in the transaction that creates or queues the task again, so a
+node that dies right after an upload leaves no task that nobody owns). One node holds
+the leader lease; only the leader sweeps the task table: it takes every unfinished
+task that no live node owns (a node silent for longer than the lease is dead; a task
+given up when the Dask scheduler was lost is nobody's) and hands them to its runner,
+which queues them again. So after a scheduler restart, or a node killed with SIGKILL,
+each task in flight is re-submitted once, by one node.
 
 On SQLite a single process serves the file: it is the leader, and at start every
 other node row is a dead one (a crash leaves its row behind), so its tasks are taken
@@ -118,9 +120,9 @@ class Cluster:
 
     async def sweep(self, *, at_start: bool = False) -> list[Adopted]:
         """Take every unfinished task no live node owns and hand it to the runner.
-        A task without an owner is taken once it has not changed for a lease (a node
-        claims what it creates right after); on SQLite at start, at once (nothing
-        else runs yet, and tasks from before migration 0004 have no owner)."""
+        A task without an owner (from before migration 0005, or queued by a runner
+        without a cluster) is taken once it has not changed for a lease; on SQLite at
+        start, at once (nothing else runs yet)."""
         now = time.time()
         if at_start and self.single:
             before = "9999"
@@ -133,9 +135,6 @@ class Cluster:
             if self.on_adopt is not None:
                 await self.on_adopt(adopted)
         return adopted
-
-    async def claim(self, task_id: str) -> None:
-        await self.table.claim(task_id, self.node.id)
 
     async def release(self, task_id: str) -> None:
         await self.table.release(task_id, self.node.id)

@@ -130,7 +130,7 @@ class Journal:
         for change in changes:
             try:
                 if isinstance(change, Creation):
-                    outcome: Outcome = self._stage_new(change.new, batch)
+                    outcome: Outcome = self._stage_new(change.new, change.owner, batch)
                 else:
                     outcome = (self._stage_transition(change, batch), True)
             except ApiError as exc:
@@ -139,7 +139,7 @@ class Journal:
                 batch.outcomes.append((change, outcome))
         return batch.writes
 
-    def _stage_new(self, new: NewTask, batch: _Batch) -> Outcome:
+    def _stage_new(self, new: NewTask, owner: str | None, batch: _Batch) -> Outcome:
         key = new.idempotency_key
         if key:
             found = batch.keys.get(key) or batch.tx.find_by_idempotency_key(key)
@@ -148,6 +148,8 @@ class Journal:
         task = _fresh_task(new, batch.tx.allocate_seq(), batch.now)
         stored = StoredFile(sha256=new.sha256, file_path=new.file_path, idempotency_key=key)
         batch.writes.inserts.append((task, stored))
+        if owner is not None:
+            batch.writes.owners.append((task.id, owner))
         if key:
             batch.keys[key] = task
         self._record(task, EventType.CREATED, batch)
@@ -171,6 +173,8 @@ class Journal:
         batch.writes.updates.append(task)
         if change.result is not None:
             batch.writes.results.append((task.id, change.result))
+        if change.owner is not None:
+            batch.writes.owners.append((task.id, change.owner))
         self._record(task, change.event, batch)
         return task
 

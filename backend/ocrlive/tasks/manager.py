@@ -43,6 +43,10 @@ class TaskManager:
         self.live = LiveTasks(snapshot_finished)
         self.journal = Journal(store.log, publisher, self.live)
         self._throttle = ProgressThrottle(self.apply_progress, progress_interval)
+        # The node on whose behalf this manager queues tasks (set by the Runner from its
+        # Cluster; None: alone with its database). A task it creates or queues again
+        # is owned by this node in the same transaction (tasks/cluster.py).
+        self.owner: str | None = None
 
     @property
     def epoch(self) -> str:
@@ -62,18 +66,19 @@ class TaskManager:
 
     async def create(self, new: NewTask) -> tuple[Task, bool]:
         """Store a new queued task; with a known idempotency key, the existing one."""
-        return await self.journal.submit(Creation(new=new))
+        return await self.journal.submit(Creation(new=new, owner=self.owner))
 
     async def transition(
         self, task_id: str, event: EventType, mutate: Mutation, *,
         allowed: frozenset[TaskStatus], result: TaskResult | None = None,
-        revise: Reviser | None = None, run: int | None = None,
+        revise: Reviser | None = None, run: int | None = None, owner: str | None = None,
     ) -> Task:  # fmt: skip
         """Apply one change to a task; stored with its event, then published. `run`:
-        the run it comes from (changes.Transition); StaleRun if that run is over."""
+        the run it comes from (changes.Transition); StaleRun if that run is over.
+        `owner`: the node that queues the task with this change."""
         change = Transition(
             task_id=task_id, event=event, mutate=mutate, allowed=allowed, result=result,
-            revise=revise, run=run,
+            revise=revise, run=run, owner=owner,
         )  # fmt: skip
         task, _ = await self.journal.submit(change)
         if event in TERMINAL_EVENTS or event == EventType.REQUEUED:
@@ -171,7 +176,9 @@ class TaskManager:
                 attempts=0, message="Queued to be read again", error=None,
             )  # fmt: skip
 
-        return await self.transition(task_id, EventType.REQUEUED, change, allowed=_COMPLETED)
+        return await self.transition(
+            task_id, EventType.REQUEUED, change, allowed=_COMPLETED, owner=self.owner
+        )
 
     async def requeue(
         self, task_id: str, message: str, *, reset_attempts: bool = False, refund: bool = False,
@@ -189,7 +196,12 @@ class TaskManager:
             )  # fmt: skip
 
         allowed = ACTIVE_STATUSES if not reset_attempts else _RETRYABLE
-        return await self.transition(task_id, EventType.REQUEUED, change, allowed=allowed, run=run)
+        # Whoever queues a task owns it; a run queued again after it stopped (a crash)
+        # keeps its owner: if another node took the task over meanwhile, it stays its.
+        owner = self.owner if run is None else None
+        return await self.transition(
+            task_id, EventType.REQUEUED, change, allowed=allowed, run=run, owner=owner
+        )
 
 
 _RETRYABLE = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED})

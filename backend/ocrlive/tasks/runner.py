@@ -70,6 +70,8 @@ class Runner:
         self.supervisor = Supervisor()
         self.running: dict[str, asyncio.Task[None]] = {}  # task id -> its run
         self.cluster = cluster  # None: this runner is alone with its database (tests)
+        if cluster is not None:  # what the manager creates or queues again is this node's
+            manager.owner = cluster.node_id
         self._starting = False  # taking over tasks at start (a restart, not a node's death)
 
     async def start(self) -> None:
@@ -144,18 +146,6 @@ class Runner:
                 self.pool.cancel(task_id)
                 run.cancel()
 
-    async def _claim(self, task_id: str) -> None:
-        """Record that this node queued the task (the upload succeeds regardless: the
-        task is queued here, and a claim that failed is retried by the next sweep)."""
-        if self.cluster is None:
-            return
-        try:
-            await self.cluster.claim(task_id)
-        except Exception as exc:
-            if not is_storage_error(exc):
-                raise
-            log.warning("task %s: its owner could not be recorded (%s)", task_id, exc)
-
     def check_capacity(self) -> None:
         if len(self.queue) + self._admitting >= self.queue_limit:
             raise QueueFull(f"The queue already holds {self.queue_limit} documents")
@@ -173,8 +163,6 @@ class Runner:
         finally:
             self._admitting -= 1
         self.queue_peak = max(self.queue_peak, len(self.queue))
-        if created:
-            await self._claim(task.id)
         return task, created
 
     async def cancel(self, task_id: str) -> Task:
@@ -190,7 +178,6 @@ class Runner:
     async def retry(self, task_id: str) -> Task:
         task = await self.manager.requeue(task_id, "Queued again on request", reset_attempts=True)
         await self.queue.put(task.id, task.priority)
-        await self._claim(task.id)
         return task
 
     async def rerun(self, task_id: str, settings: ReadSettings | None = None) -> Task:
@@ -205,7 +192,6 @@ class Runner:
         else:
             await asyncio.to_thread(rerun_settings.forget, folder)
         await self.queue.put(task.id, task.priority)
-        await self._claim(task.id)
         return task
 
     async def _loop(self) -> None:

@@ -280,6 +280,8 @@ def _store(conn: Connection, writes: Writes, retag: bool) -> None:
         conn.executemany(rows.UPDATE_TASK, [rows.update_row(t) for t in writes.updates])
         if retag:
             _retag(conn, writes.updates, {task_id for task_id, _ in writes.results})
+    if writes.owners:
+        conn.executemany(rows.SET_OWNER, [(node, task_id) for task_id, node in writes.owners])
     if writes.results:
         ids = [(task_id,) for task_id, _ in writes.results]
         conn.executemany("DELETE FROM results WHERE task_id = ?", ids)

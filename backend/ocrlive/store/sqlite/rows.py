@@ -58,6 +58,7 @@ INSERT_TASK = (
 UPDATE_TASK = (
     f"UPDATE tasks SET {', '.join(f'{c} = ?' for c in [*_MUTABLE, 'finished_at'])} WHERE id = ?"
 )
+SET_OWNER = "UPDATE tasks SET owner = ? WHERE id = ?"  # migration 0005_nodes
 INSERT_EVENT = "INSERT INTO events (seq, task_id, type, task, created_at) VALUES (?, ?, ?, ?, ?)"
 FINISHED = ", ".join(f"'{s}'" for s in sorted(FINISHED_STATUSES))
 FINISHED_BEFORE = f"SELECT id FROM tasks WHERE status IN ({FINISHED}) AND finished_at < ?"
