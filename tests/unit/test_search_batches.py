@@ -106,3 +106,24 @@ async def test_a_correction_retag_or_purge_of_a_queued_document_applies_at_once(
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM search_docs").fetchone() == (0,)
     assert other.id not in ids(await search(unsettled, "glucose"))
+
+
+async def test_the_pages_the_writer_holds_are_indexed_as_the_view_reads_them(
+    manager: TaskManager, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer indexes the queue from the results it stored (parsed) rather than
+    reading them back from their JSON: the rows are byte for byte the view's."""
+    monkeypatch.setattr(indexing, "DELAY_S", 60.0)  # indexed here, not by the timer
+    for patient in ("P-1", "Pätient 2/ü"):
+        await finished(manager, make_result([("Sodium 140", 0.9)], [("Über Ärztin", 0.8)]),
+                       patient=patient, doc_type="referral_letter")  # fmt: skip
+    with sqlite3.connect(path) as conn:
+        expected = conn.execute(f"{indexing.PAGES} ORDER BY id").fetchall()
+    assert len(expected) == 4
+    monkeypatch.setattr(indexing, "PAGES", "SELECT no_such_column FROM search_pending")
+    await manager.store.log.index_queued()  # the held pages; the view would fail now
+    with sqlite3.connect(path) as conn:
+        indexed = conn.execute(
+            "SELECT rowid, body, tags, task_id, page FROM search_pages ORDER BY rowid"
+        ).fetchall()
+    assert indexed == expected

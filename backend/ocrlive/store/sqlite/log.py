@@ -129,16 +129,18 @@ class SqliteEventLog:
         return events
 
     def _write(self, conn: Connection, plan: Plan) -> list[Event]:
-        stored: list[bool] = []
+        stored: list[Writes] = []
 
         def noting(tx: LogTransaction) -> Writes:
             writes = plan(tx)
-            stored.append(bool(writes.results))
+            stored.append(writes)
             return writes
 
         events = write_plan(conn, noting, self.HEAD_SQL, retag=True)
-        if self._search is not None and any(stored):
-            self._search.after_store(conn)
+        if self._search is not None and stored and stored[0].results:
+            writes = stored[0]
+            tasks = [*(task for task, _ in writes.inserts), *writes.updates]
+            self._search.after_store(conn, writes.results, tasks)
         return events
 
     def _remember(self, events: list[Event]) -> None:
