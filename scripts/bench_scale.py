@@ -13,7 +13,8 @@ them. The load average is printed too: on a shared machine, other work takes cor
 
 The second half (PostgreSQL, scripts/scale_latency.py): the latency from an event's
 commit on node A to its delivery to WebSocket clients of node B, with 1 client (the
-baseline) and with 1,000.
+baseline) and with 1,000; node B and the clients pinned each to a core, the client a
+raw one (see scale_latency.py for what is counted as delivered).
 
     .venv/bin/python scripts/bench_scale.py [--pages 24] [--lines 8] [--clients 1,1000]
     .venv/bin/python scripts/bench_scale.py --only latency
@@ -41,7 +42,7 @@ from tests.helpers.dask_cluster import DaskCluster  # noqa: E402
 from tests.helpers.drawing import draw_page, sample_lines, write_pdf  # noqa: E402
 
 import scale_latency  # noqa: E402  (scripts/, beside this file)
-from ocrlive.ocr.dask_cluster import QUIET, dask_variable  # noqa: E402
+from ocrlive.ocr.dask_cluster import dask_variable  # noqa: E402
 from ocrlive.ocr.dask_executor import LOOKAHEAD, DaskExecutor  # noqa: E402  (None)
 from ocrlive.ocr.executor import Executor  # noqa: E402
 from ocrlive.ocr.models import provision_models  # noqa: E402
@@ -156,10 +157,11 @@ IDLE_S = 20.0
 
 def idle_overhead(work: Path, dask_defaults: bool) -> dict[str, float]:
     """CPU seconds per minute that an idle 2-worker cluster's processes take, with
-    ocrlive's Dask settings (dask_cluster.QUIET) or, through DASK_* variables, Dask's."""
+    ocrlive's Dask settings (dask_cluster.QUIET, STEAL_INTERVAL) or, through DASK_*
+    variables, Dask's."""
     saved = dict(os.environ)
     if dask_defaults:
-        os.environ.update({dask_variable(k): _DASK_DEFAULTS[k] for k in QUIET})
+        os.environ.update({dask_variable(k): v for k, v in _DASK_DEFAULTS.items()})
     cluster = DaskCluster(work, workers=2, threads=1)
     try:
         cluster.start()
@@ -180,6 +182,7 @@ _DASK_DEFAULTS = {
     "distributed.scheduler.work-stealing": "True",
     "distributed.admin.system-monitor.interval": "500ms",
     "distributed.worker.memory.monitor-interval": "100ms",
+    "distributed.scheduler.work-stealing-interval": "1s",  # dask_cluster.STEAL_INTERVAL
 }
 
 
@@ -257,8 +260,11 @@ def report_latency(row: dict[str, Any]) -> None:
           f"(PostgreSQL; load average {row['latency_load']}):")  # fmt: skip
     for name, found in row["latency"].items():
         got = f"{found['deliveries']} of {found['expected']} delivered"
+        parsed, cpu = found["parsed"], found["cpu_s"]
         print(f"{name}: p50 {found['p50_ms']} ms, p99 {found['p99_ms']} ms, "
-              f"max {found['max_ms']} ms ({got})")  # fmt: skip
+              f"max {found['max_ms']} ms ({got}); parsed by the client p50 "
+              f"{parsed['p50_ms']} ms, p99 {parsed['p99_ms']} ms; CPU s node B "
+              f"{cpu['node_b']}, clients {cpu['clients']}")  # fmt: skip
 
 
 def report(pages: int, row: dict[str, Any]) -> None:

@@ -40,8 +40,8 @@ async def _serve(handler: Any) -> TestServer:
 
 async def test_raw_frames_arrive_and_backpressure_is_seen_and_waited_out() -> None:
     """Written frames arrive whole; with the client not reading, the transport goes
-    above its high-water mark (writable turns False) and drain() returns only once the
-    client has read enough."""
+    above its high-water mark (writable turns False, try_write writes nothing) and
+    drain() returns only once the client has read enough."""
     seen: dict[str, Any] = {}
     finished = asyncio.Event()
 
@@ -50,12 +50,13 @@ async def test_raw_frames_arrive_and_backpressure_is_seen_and_waited_out() -> No
         await ws.prepare(request)
         socket = SocketWriter(ws)
         seen["writable_at_start"] = socket.writable
-        socket.write(text_frame(b'{"n":0}'))
+        seen["tried_at_start"] = socket.try_write(text_frame(b'{"n":0}'))
         await seen["go"].wait()
         big = text_frame(b"x" * 60_000)
         while socket.writable:
             socket.write(big)
             seen["written"] = seen.get("written", 0) + 1
+        seen["tried_while_paused"] = socket.try_write(big)
         seen["paused"] = True
         await socket.drain()
         seen["drained"] = True
@@ -86,7 +87,8 @@ async def test_raw_frames_arrive_and_backpressure_is_seen_and_waited_out() -> No
             await ws.close()
     finally:
         await server.close()
-    assert seen["writable_at_start"] is True
+    assert seen["writable_at_start"] is True and seen["tried_at_start"] is True
+    assert seen["tried_while_paused"] is False
 
 
 async def test_an_aborted_socket_refuses_writes() -> None:
@@ -99,6 +101,7 @@ async def test_an_aborted_socket_refuses_writes() -> None:
         result["before"] = (socket.closing, socket.writable)
         socket.abort()
         result["after"] = (socket.closing, socket.writable)
+        result["tried"] = socket.try_write(text_frame(b"late"))
         try:
             socket.write(text_frame(b"late"))
         except ConnectionResetError:
@@ -113,4 +116,9 @@ async def test_an_aborted_socket_refuses_writes() -> None:
             assert msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSE)
     finally:
         await server.close()
-    assert result == {"before": (False, True), "after": (True, False), "refused": True}
+    assert result == {
+        "before": (False, True),
+        "after": (True, False),
+        "tried": False,
+        "refused": True,
+    }

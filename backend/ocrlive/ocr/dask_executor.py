@@ -216,6 +216,7 @@ class DaskExecutor:
         doc.progress.opened()
         pages: dict[int, OcrPage] = {}
         async for future in completed:
+            self._top_up(client, doc, source, numbers, completed)  # before the result's fetch
             number = doc.futures[future]
             output = await self._page_result(future, number)
             await asyncio.to_thread(self._save_image, doc.job, number, output.png)
@@ -223,7 +224,6 @@ class DaskExecutor:
             self._pages_read[output.worker] += 1
             self.versions = self.versions or dict(output.versions)
             doc.progress.page_done(number, len(output.page.lines))
-            self._top_up(client, doc, source, numbers, completed)
         return [pages[number] for number in sorted(pages)]
 
     def _window(self) -> int:
@@ -237,7 +237,7 @@ class DaskExecutor:
         self, client: Client, doc: _Document, source: Future[bytes], numbers: Iterator[int],
         completed: as_completed,
     ) -> None:  # fmt: skip
-        in_flight = len(doc.futures) - doc.progress.pages_done
+        in_flight = sum(1 for future in doc.futures if not future.done())
         for _ in range(self._window() - in_flight):
             number = next(numbers, None)
             if number is None:

@@ -90,22 +90,16 @@ class Connection:
         """Queue a frame for this client (never blocks)."""
         if self._closing:
             return
-        if self._writer is None and not self.outbox and self._write_now(frame):
+        # Written at once while the transport is below its high-water mark (the common
+        # case): no task switch per client per event.
+        if self._writer is None and not self.outbox and self._socket.try_write(frame.wire):
+            self.sent += 1
             return
         self.outbox.push(frame)
         if self.outbox.overflowing:
             self.close_soon(CloseCode.TOO_SLOW, "too slow")
         elif self._writer is None:
             self._writer = asyncio.create_task(self._drain(), name=f"ws-writer-{self.id}")
-
-    def _write_now(self, frame: Frame) -> bool:
-        """Write at once while the transport is below its high-water mark (the common
-        case): no task switch per client per event."""
-        if not self._socket.writable:
-            return False
-        self._socket.write(frame.wire)
-        self.sent += 1
-        return True
 
     async def _drain(self) -> None:
         """Send what is queued, in few writes, waiting whenever the transport is above
