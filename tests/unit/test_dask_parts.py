@@ -1,5 +1,6 @@
 """The parts of the Dask executor that need no cluster: choosing the device and the
-resources a worker advertises, and the settings that select the executor."""
+resources a worker advertises, the settings that select the executor and the
+scheduler's Dask settings."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from distributed.protocol.serialize import _is_dumpable
 
 from ocrlive.app import build_executor
 from ocrlive.events import Stage
+from ocrlive.ocr import dask_cluster
 from ocrlive.ocr.dask_cluster import CUDA_PROVIDER, gpu_device, worker_resources
 from ocrlive.ocr.dask_executor import DaskExecutor
 from ocrlive.ocr.dask_worker import progress_message
@@ -45,3 +47,14 @@ def test_the_executor_comes_from_the_settings() -> None:
         load_settings(environ={"OCRLIVE_EXECUTOR": "dask"})
     with pytest.raises(ValueError, match="local or dask"):
         load_settings(environ={"OCRLIVE_EXECUTOR": "celery"})
+
+
+def test_the_scheduler_steals_often_unless_the_administrator_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = "distributed.scheduler.work-stealing-interval"
+    monkeypatch.delenv(dask_cluster.dask_variable(key), raising=False)
+    assert dask_cluster.scheduler_settings()[key] == "100ms"
+    assert dask_cluster.scheduler_settings()["distributed.scheduler.allowed-failures"] == 1
+    monkeypatch.setenv(dask_cluster.dask_variable(key), "1s")
+    assert key not in dask_cluster.scheduler_settings()

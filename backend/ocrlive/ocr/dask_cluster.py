@@ -148,11 +148,16 @@ async def _until_stopped(*finished: asyncio.Future[Any]) -> None:
     await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
 
 
+def scheduler_settings() -> dict[str, object]:
+    """Dask's settings for `ocrlive scheduler`: allowed-failures always, the others
+    unless the administrator set them through DASK_* variables."""
+    return {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES, **quiet(),
+            **unset(STEAL_INTERVAL)}  # fmt: skip
+
+
 async def run_scheduler(host: str, port: int) -> None:
     """A Dask scheduler set up for ocrlive, until SIGINT/SIGTERM."""
-    settings = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES, **quiet(),
-                **unset(STEAL_INTERVAL)}  # fmt: skip
-    with dask.config.set(settings):
+    with dask.config.set(scheduler_settings()):
         async with Scheduler(host=host, port=port, dashboard=False) as scheduler:
             print(f"ocrlive scheduler at {scheduler.address}", flush=True)
             await _until_stopped(asyncio.ensure_future(scheduler.finished()))
