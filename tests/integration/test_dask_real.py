@@ -1,7 +1,8 @@
 """The Dask executor on a real cluster: `ocrlive scheduler` and two `ocrlive worker`
 processes (one thread each, the real PaddleOCR engine), documents sent as bytes (no
 shared disk), pages spread over both workers and assembled in order, a worker killed
-mid-page, a page that kills two workers, and `ocrlive serve` with OCRLIVE_EXECUTOR=dask."""
+mid-page, a page that kills two workers, `ocrlive serve` with OCRLIVE_EXECUTOR=dask, and
+progress heard right after the scheduler was restarted."""
 
 from __future__ import annotations
 
@@ -23,8 +24,10 @@ from tests.helpers.drawing import (
 from tests.helpers.live import Live, upload
 from tests.helpers.server import ServerProcess
 
-from ocrlive.events import TaskErrorCode
+from ocrlive.events import Stage, TaskErrorCode
+from ocrlive.ocr import dask_executor
 from ocrlive.ocr.dask_executor import DaskExecutor
+from ocrlive.ocr.dask_worker import ENGINE_RESOURCE
 from ocrlive.ocr.types import EngineConfig, OcrFailure, OcrJob, Progress
 
 pytestmark = pytest.mark.engine
@@ -156,3 +159,48 @@ async def test_serve_with_the_dask_executor_streams_one_task_to_completion(
             await live.close()
     finally:
         server.stop()
+
+
+async def test_pages_read_right_after_a_scheduler_restart_report_their_progress(
+    cluster: DaskCluster, engine_config: EngineConfig, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A restarted scheduler knows no subscriber: a document sent before the node
+    noticed the restart had its pages' progress lost (only their results came back).
+    The periodic refresh, which also subscribed again, is held off here, so that the
+    node hears the restart only where a page is sent. Last in this module: it restarts
+    the module's scheduler (the workers join the new one by themselves)."""
+    monkeypatch.setattr(dask_executor, "REFRESH_S", 3600.0)
+    executor = DaskExecutor(cluster.address, engine_config, task_timeout=600)
+    await executor.start()
+    try:
+        await executor.wait_ready(timeout=60)
+        cluster.kill_scheduler()
+        cluster.start_scheduler()
+        await ocr_workers_joined(cluster.address, 2)
+        reports: list[Progress] = []
+        job = OcrJob("restarted", str(drawn_pdf(tmp_path, page_texts(1))), str(tmp_path / "p"))
+        result = await executor.run(job, reports.append)
+        assert [page.number for page in result.pages] == [1]
+        # The engine's own reports (detecting, lines recognized) came from the worker.
+        from_worker = [p for p in reports if p.stage == Stage.DETECTING or p.lines_total]
+        assert from_worker, [p.message for p in reports]
+    finally:
+        await executor.close()
+
+
+async def ocr_workers_joined(address: str, count: int, timeout: float = 120) -> None:
+    async with asyncio.timeout(timeout):
+        while True:
+            try:
+                async with Client(address, asynchronous=True, timeout=5) as client:
+                    assert client.scheduler is not None
+                    info = await client.scheduler.identity(n_workers=-1)
+                    joined = [
+                        w for w in info["workers"].values() if ENGINE_RESOURCE in w["resources"]
+                    ]
+                    if len(joined) >= count:
+                        return
+            except OSError:
+                pass  # the scheduler is still starting
+            await asyncio.sleep(0.5)

@@ -1,6 +1,6 @@
 """The parts of the Dask executor that need no cluster: choosing the device and the
-resources a worker advertises, the settings that select the executor and the
-scheduler's Dask settings."""
+resources a worker advertises, the settings that select the executor, the
+scheduler's Dask settings, and how a page's progress report counts."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from ocrlive.app import build_executor
 from ocrlive.events import Stage
 from ocrlive.ocr import dask_cluster
 from ocrlive.ocr.dask_cluster import CUDA_PROVIDER, gpu_device, worker_resources
-from ocrlive.ocr.dask_executor import DaskExecutor
+from ocrlive.ocr.dask_executor import DaskExecutor, _Document
 from ocrlive.ocr.dask_worker import progress_message
+from ocrlive.ocr.page_progress import DocumentProgress
 from ocrlive.ocr.pool import OcrPool
-from ocrlive.ocr.types import Progress
+from ocrlive.ocr.types import OcrJob, Progress
 from ocrlive.settings import load_settings
 
 
@@ -58,3 +59,16 @@ def test_the_scheduler_steals_often_unless_the_administrator_says_otherwise(
     assert dask_cluster.scheduler_settings()["distributed.scheduler.allowed-failures"] == 1
     monkeypatch.setenv(dask_cluster.dask_variable(key), "1s")
     assert key not in dask_cluster.scheduler_settings()
+
+
+def test_a_page_report_counts_once_and_only_for_this_run() -> None:
+    """After a scheduler restart the node reads back reports it may have heard live
+    (DaskExecutor._follow): by the scheduler's time of each, a page's report counts
+    once, an older one not at all, and one of an earlier run's page task never."""
+    doc = _Document(OcrJob("t", "doc.pdf", "pages"), DocumentProgress("t", 1, lambda p: None))
+    doc.keys.add("ocrlive-page-t-1-now")
+    assert doc.fresh("ocrlive-page-t-1-now", 10.0)
+    assert not doc.fresh("ocrlive-page-t-1-now", 10.0)  # the same event, read back
+    assert not doc.fresh("ocrlive-page-t-1-now", 9.5)  # older than one heard
+    assert doc.fresh("ocrlive-page-t-1-now", 11.0)
+    assert not doc.fresh("ocrlive-page-t-1-before", 12.0)  # a cancelled run's page

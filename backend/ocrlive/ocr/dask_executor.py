@@ -9,7 +9,11 @@ over every free worker; the pages come back in any order and are assembled in
 page order. A worker that dies mid-page has its page run elsewhere by the
 scheduler; run with `allowed-failures: 1` (`ocrlive scheduler` sets it), a page
 whose second worker dies too fails the task with `worker_crashed`.
-Progress comes back as Dask events on a topic of this node's own.
+Progress comes back as Dask events on a topic of this node's own. A restarted
+scheduler knows no subscriber: the node subscribes on it before it submits a page
+there (one ordered stream carries both), then reads back what the scheduler already
+holds on its topic (reports of pages submitted while it reconnected), so no page's
+progress is lost (docs/deployment.md says what still can be).
 """
 
 from __future__ import annotations
@@ -29,12 +33,11 @@ from typing import Any
 from distributed import Client, Future, as_completed
 from distributed.scheduler import KilledWorker
 
-from ocrlive.events import Stage, TaskErrorCode, WorkerState
+from ocrlive.events import Stage, TaskErrorCode
 from ocrlive.ocr.dask_worker import (
     ENGINE_RESOURCE,
-    GPU_RESOURCE,
-    PAGES_METRIC,
     PageOutput,
+    describe_worker,
     document_bytes,
     read_page,
 )
@@ -57,6 +60,7 @@ PROGRESS_FIELDS = frozenset(f.name for f in fields(Progress))
 
 CONNECT_TIMEOUT_S = 30.0
 REFRESH_S = 1.0  # how often the list of workers for /api/status is fetched
+CONNECTING_POLL_S = 0.25  # how often a document waiting for a scheduler looks again
 # Pages waiting on each worker beside the one it reads (see _read); None: every page of
 # a document at once. One waiting page read 0.87x as fast as all at once on a 24-page
 # PDF (scripts/bench_scale.py, one run at load 7 -> 15), so all at once stays the default.
@@ -70,10 +74,20 @@ class _Document:
     job: OcrJob
     progress: DocumentProgress
     futures: dict[Future[PageOutput], int] = field(default_factory=dict)  # -> page number
+    keys: set[str] = field(default_factory=set)  # of this run's page tasks
+    heard: dict[str, float] = field(default_factory=dict)  # key -> newest report's time
     started: set[int] = field(default_factory=set)
     reader: asyncio.Future[list[OcrPage]] | None = None
     holder: Future[bytes] | None = None
     cancelled: bool = False
+
+    def fresh(self, key: str, at: float) -> bool:
+        """A report of one of this run's pages (not of an earlier run of the task), newer
+        than any heard of that page: a report heard live and read back counts once."""
+        if key not in self.keys or at <= self.heard.get(key, 0.0):
+            return False
+        self.heard[key] = at
+        return True
 
 
 class DaskExecutor:
@@ -126,12 +140,15 @@ class DaskExecutor:
     async def _connected(self) -> Client:
         """The client once it talks to a scheduler: while one is restarted, a document
         waits here (Dask reconnects for CONNECT_TIMEOUT_S, then _refresh_loop makes a
-        new client), not in the task's timeout."""
+        new client), not in the task's timeout; subscribed there before any page goes."""
         while True:
             client = self._require()
             if client.status == "running":
+                # The identity Dask read when it (re)connected: a restarted scheduler is
+                # seen here at once, not at the next refresh (a second of lost progress).
+                await self._follow(client, str(client.scheduler_info().get("id", "")))
                 return client
-            await asyncio.sleep(REFRESH_S / 4)
+            await asyncio.sleep(CONNECTING_POLL_S)
 
     async def wait_ready(self, timeout: float | None = None) -> None:
         """Until at least one OCR worker has joined the cluster."""
@@ -243,6 +260,7 @@ class DaskExecutor:
             if number is None:
                 return
             key = f"ocrlive-page-{doc.job.task_id}-{number}-{uuid.uuid4().hex[:8]}"
+            doc.keys.add(key)
             page_job = PageJob(doc.job.task_id, number, doc.progress.pages_total, doc.job.settings)
             future = client.submit(
                 read_page, source, page_job, self._topic, key=key, pure=False,
@@ -305,15 +323,18 @@ class DaskExecutor:
             doc.holder.release()
 
     def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
-        """A page's progress, from whichever worker reads it (in the event loop)."""
+        """A page's progress, from whichever worker reads it (in the event loop), heard
+        live or read back from a restarted scheduler (_follow); `event[0]` is the
+        scheduler's time, the page task's key is in the message (dask_worker.py)."""
         try:  # Dask adds the sending worker's address to the message
-            found = {k: v for k, v in event[1].items() if k in PROGRESS_FIELDS}
+            at, message = float(event[0]), event[1]
+            found = {k: v for k, v in message.items() if k in PROGRESS_FIELDS}
             progress = Progress(**(found | {"stage": Stage(str(found.get("stage")))}))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, AttributeError, IndexError):
             log.warning("unreadable progress event on %s: %r", self._topic, event)
             return
         doc = self._docs.get(progress.task_id)
-        if doc is not None:
+        if doc is not None and doc.fresh(str(message.get("key", "")), at):
             doc.started.add(progress.page)
             doc.progress.page_progress(progress)
 
@@ -342,39 +363,33 @@ class DaskExecutor:
         info = await client.scheduler.identity(n_workers=-1)
         workers = info.get("workers", {})
         self._workers = {a: w for a, w in workers.items() if ENGINE_RESOURCE in w["resources"]}
-        self._new_scheduler(client, str(info.get("id", "")))
+        await self._follow(client, str(info.get("id", "")))
 
-    def _new_scheduler(self, client: Client, scheduler_id: str) -> None:
-        known, self._scheduler_id = self._scheduler_id, scheduler_id
-        if known is None or known == scheduler_id:
+    async def _follow(self, client: Client, scheduler_id: str) -> None:
+        """On a scheduler not seen before (restarted): subscribe this node's topic, at
+        once (a new scheduler knows no subscriber; Dask sends the subscription ahead of
+        any page submitted after it), then read back what it already holds there: the
+        reports of pages submitted while the client reconnected, which reached it
+        before the subscription did."""
+        if not scheduler_id or scheduler_id == self._scheduler_id:
             return
+        known, self._scheduler_id = self._scheduler_id, scheduler_id
+        if known is None:
+            return  # the first scheduler: _connect subscribed
         log.warning("the Dask scheduler at %s was restarted; this node subscribes again",
                     self._address)  # fmt: skip
-        client.subscribe_topic(self._topic, self._on_event)  # a new scheduler knows none
+        client.subscribe_topic(self._topic, self._on_event)
         if self.on_reconnect is not None:
             self.on_reconnect()
+        assert client.scheduler is not None
+        try:
+            held = await client.scheduler.events(topic=self._topic)
+        except Exception as exc:  # gone again: the next scheduler is followed in turn
+            log.warning("could not read back the progress held by the scheduler: %r", exc)
+            return
+        for event in held:
+            self._on_event(event)
 
     def status(self) -> list[dict[str, object]]:
         rows = enumerate(sorted(self._workers.items()))
-        return [_describe(n, a, w, self._pages_read[a]) for n, (a, w) in rows]
-
-
-def _describe(slot: int, address: str, worker: dict[str, Any], pages: int) -> dict[str, object]:
-    metrics = worker.get("metrics", {})
-    resources = worker.get("resources", {})
-    return {
-        "slot": slot,
-        "name": worker.get("name"),
-        "address": address,
-        "host": worker.get("host"),
-        "state": WorkerState.BUSY if metrics.get("executing") else WorkerState.IDLE,
-        "device": "gpu" if GPU_RESOURCE in resources else "cpu",
-        "threads": worker.get("nthreads"),
-        "gpu": resources.get(GPU_RESOURCE, 0),
-        "pages_done": metrics.get(PAGES_METRIC, 0),  # by every node, since it started
-        "rss_mb": round(metrics.get("memory", 0) / 2**20, 1),
-        "tasks_done": pages,  # pages this node had read there
-        "started_at": None,
-        "restarts": None,
-        "error": None,
-    }
+        return [describe_worker(n, a, w, self._pages_read[a]) for n, (a, w) in rows]

@@ -2,7 +2,9 @@
 its engine (see ocrlive.ocr.dask_cluster for the processes themselves).
 
 Progress goes back to the node that submitted the page as Dask events on that node's
-topic (worker -> scheduler -> subscribed client), never through a shared disk.
+topic (worker -> scheduler -> subscribed client), never through a shared disk. Each
+report names its page task's key: the node tells this run's pages from an earlier
+run's, and a report it hears twice (live, then read back after a scheduler restart).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, Protocol, cast
 from distributed import WorkerPlugin, get_worker
 from distributed.utils import thread_state  # type: ignore[attr-defined]
 
-from ocrlive.events import TaskErrorCode
+from ocrlive.events import TaskErrorCode, WorkerState
 from ocrlive.ocr.types import (
     EngineConfig,
     OcrFailure,
@@ -102,7 +104,7 @@ def read_page(document: bytes, job: PageJob, topic: str) -> PageOutput:
         task = worker.state.tasks.get(key)
         if task is None or task.state == "cancelled":  # released by the node
             raise TaskCancelled(progress.task_id)
-        worker.log_event(topic, progress_message(progress))
+        worker.log_event(topic, {**progress_message(progress), "key": str(key)})
 
     with plugin.lock, tempfile.TemporaryDirectory(prefix="ocrlive-page-") as folder:
         try:
@@ -114,3 +116,28 @@ def read_page(document: bytes, job: PageJob, topic: str) -> PageOutput:
         png = (Path(folder) / f"page-{job.number}.png").read_bytes()
         plugin.pages += 1
     return PageOutput(page, png, plugin.versions, worker.address)
+
+
+def describe_worker(
+    slot: int, address: str, worker: dict[str, Any], pages: int
+) -> dict[str, object]:
+    """A worker process as the scheduler knows it (its resources, its heartbeat's
+    metrics), as a row of /api/status; `pages`: those this node had read there."""
+    metrics = worker.get("metrics", {})
+    resources = worker.get("resources", {})
+    return {
+        "slot": slot,
+        "name": worker.get("name"),
+        "address": address,
+        "host": worker.get("host"),
+        "state": WorkerState.BUSY if metrics.get("executing") else WorkerState.IDLE,
+        "device": "gpu" if GPU_RESOURCE in resources else "cpu",
+        "threads": worker.get("nthreads"),
+        "gpu": resources.get(GPU_RESOURCE, 0),
+        "pages_done": metrics.get(PAGES_METRIC, 0),  # by every node, since it started
+        "rss_mb": round(metrics.get("memory", 0) / 2**20, 1),
+        "tasks_done": pages,  # pages this node had read there
+        "started_at": None,
+        "restarts": None,
+        "error": None,
+    }
