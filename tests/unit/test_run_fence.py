@@ -42,6 +42,7 @@ class GatedExecutor:
         self.restart_causes: Counter[str] = Counter()
         self.on_reconnect: Callable[[], None] | None = None
         self.size, self.busy, self.queue_depth = 1, 0, 0
+        self.broken: set[str] = set()  # readers that end in a bug, not a result
 
     async def run(self, job: OcrJob, on_progress: Callable[[Progress], None]) -> OcrResult:
         self.runs += 1
@@ -50,6 +51,8 @@ class GatedExecutor:
         self.gates.put_nowait(gate)
         on_progress(Progress(job.task_id, Stage.RECOGNIZING, 10.0, f"{reader} reads", 1, 1))
         await gate.wait()
+        if reader in self.broken:
+            raise RuntimeError(f"{reader}: a bug")
         on_progress(Progress(job.task_id, Stage.RECOGNIZING, 90.0, f"{reader} is done", 1, 1))
         return OcrResult(pages=[OcrPage(number=1, width=10, height=10)], engine={"by": reader})
 
@@ -126,3 +129,34 @@ async def test_a_late_result_of_a_cancelled_run_never_completes_the_retried_task
     ]  # fmt: skip
     after = [e.task.message for e in events[cancelled:] if e.type == EventType.PROGRESS]
     assert after and all(m.startswith(reader) for m in after), after
+
+
+async def test_a_bug_in_a_cancelled_run_never_fails_the_retried_task(
+    nodes: tuple[Node, Node],
+) -> None:
+    """An unexpected error fails a task with engine_error, but only in its own run."""
+    a, b = nodes
+    a.executor.broken.add("a-1")
+    task, _ = await a.runner.submit(new_task())
+    first = await a.executor.next_gate()
+    first_run = a.runner.running[task.id]
+    await b.runner.cancel(task.id)
+    await b.runner.retry(task.id)
+    second = await b.executor.next_gate()
+    first.set()  # A's run ends in its bug (on SQLite its run was stopped before)
+    await asyncio.wait([first_run], timeout=WAIT_S)
+    assert first_run.done()
+    now = await b.manager.get(task.id)
+    assert now.status == TaskStatus.PROCESSING, now
+    second.set()
+    await until_status(b.manager, task.id, TaskStatus.COMPLETED)
+
+
+async def test_a_bug_in_the_current_run_fails_the_task(nodes: tuple[Node, Node]) -> None:
+    a, _ = nodes
+    a.executor.broken.add("a-1")
+    task, _ = await a.runner.submit(new_task())
+    (await a.executor.next_gate()).set()
+    await until_status(a.manager, task.id, TaskStatus.FAILED)
+    failed = await a.manager.get(task.id)
+    assert failed.error is not None and failed.error["code"] == "engine_error", failed

@@ -214,23 +214,28 @@ class Runner:
                 raise error  # the supervisor logs it and starts this loop again
 
     async def _run_guarded(self, task_id: str) -> None:
+        started: list[int] = []  # the run, once _run_one has started the task
         try:
-            await self._run_one(task_id)
+            await self._run_one(task_id, started)
         except (InvalidState, TaskNotFound):
             return  # cancelled or purged while it waited in the queue
         except (PoolClosed, asyncio.CancelledError):
             raise
         except Exception:
             log.exception("task %s: unexpected error in the runner", task_id)
+            # In its run, as every other outcome: a run cancelled and retried on another
+            # node must not fail the newer run with its own bug.
             await self._finish_failed(
-                task_id, TaskErrorCode.ENGINE_ERROR, "Unexpected server error"
-            )
+                task_id, TaskErrorCode.ENGINE_ERROR, "Unexpected server error",
+                run=started[0] if started else None,
+            )  # fmt: skip
 
-    async def _run_one(self, task_id: str) -> None:
+    async def _run_one(self, task_id: str, started: list[int]) -> None:
         task = await self._persist(lambda: self.manager.mark_started(task_id), "starting a task")
         # Everything this run reports carries it: once the task is cancelled and retried
         # (here or on another node), its late reports and result are dropped.
         run = task.version
+        started.append(run)
         job = await self._persist(lambda: self._job(task), "reading a task")
         try:
             result = await self.pool.run(job, lambda p: self.manager.report_progress(p, run))
