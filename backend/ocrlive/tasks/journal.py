@@ -1,11 +1,13 @@
 """Group commit of task changes, and the publish policy.
 
-Changes queue up while a transaction is in flight; the next `EventLog.append` takes
-all of them, so under load many events share one commit. Events are published in seq
-order right after their commit, before the next batch starts, so subscribers never see
-an event that is not stored, nor one out of order. The seqs themselves are the log's
-business (store/base.py). Active tasks are kept in memory (the journal is the only
-writer), so a change reads no row.
+A change submitted while nothing is queued or committing is committed at once when
+the log can do it without leaving the event loop (`append_now`: SQLite's writer idle);
+otherwise changes queue up while a transaction is in flight, and the next
+`EventLog.append` takes all of them, so under load many events share one commit.
+Events are published in seq order right after their commit, before the next batch
+starts, so subscribers never see an event that is not stored, nor one out of order.
+The seqs themselves are the log's business (store/base.py). Active tasks are kept in
+memory (the journal is the only writer), so a change reads no row.
 """
 
 from __future__ import annotations
@@ -76,6 +78,12 @@ class Journal:
                 log.exception("publishing event %d failed", event.seq)
 
     async def submit(self, change: Change) -> Outcome:
+        if self._flusher is None and not self._queue:  # nothing before it: it is next
+            outcome = self._commit_now(change)
+            if isinstance(outcome, ApiError):
+                raise outcome
+            if outcome is not None:
+                return outcome
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._queue.append((change, future))
         if self._flusher is None:
@@ -102,12 +110,7 @@ class Journal:
                     future.set_exception(exc)
             return
         batch = staged[0]
-        for event in batch.writes.events:  # no await from the log's head to here
-            self.live.apply(event)
-            try:
-                self.publisher.publish(event)
-            except Exception:  # stored all the same; its waiters must still hear of it
-                log.exception("publishing event %d failed", event.seq)
+        self._publish(batch)
         for change, outcome in batch.outcomes:
             future = futures[change]
             if future.done():
@@ -116,6 +119,31 @@ class Journal:
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)
+
+    def _commit_now(self, change: Change) -> Outcome | ApiError | None:
+        """Committed and published without leaving the loop, when the log can commit at
+        once (SQLite's writer idle): through the flusher task a progress event took
+        two more loop turns before it was published, and 10-20% more CPU in all
+        (measured with the commit on the loop either way). None when it cannot
+        (nothing was done: the change queues)."""
+        staged: list[_Batch] = []
+        try:
+            events = self.log.append_now(lambda tx: self._plan(tx, [change], staged))
+        except Exception:
+            self._forget(staged)
+            raise
+        if events is None:
+            return None
+        self._publish(staged[0])
+        return staged[0].outcomes[0][1]
+
+    def _publish(self, batch: _Batch) -> None:
+        for event in batch.writes.events:  # no await from the log's head to here
+            self.live.apply(event)
+            try:
+                self.publisher.publish(event)
+            except Exception:  # stored all the same; its waiters must still hear of it
+                log.exception("publishing event %d failed", event.seq)
 
     def _forget(self, staged: list[_Batch]) -> None:
         """After a rollback the cache may be ahead of the rows: drop what it staged."""
@@ -169,14 +197,14 @@ class Journal:
         if change.revise is not None:  # may raise: before a seq is taken
             batch.writes.revisions.append(change.revise(batch.tx, batch.now))
         seq = batch.tx.allocate_seq()
-        task = change.mutate(task).evolve(version=seq, updated_at=batch.now)
-        batch.writes.updates.append(task)
+        changed = change.mutate(task).evolve(version=seq, updated_at=batch.now)
+        batch.writes.update(task, changed)
         if change.result is not None:
             batch.writes.results.append((task.id, change.result))
         if change.owner is not None:
             batch.writes.owners.append((task.id, change.owner))
-        self._record(task, change.event, batch)
-        return task
+        self._record(changed, change.event, batch)
+        return changed
 
     def _record(self, task: Task, event_type: EventType, batch: _Batch) -> None:
         batch.writes.events.append(Event(seq=task.version, type=event_type, task=task))

@@ -77,6 +77,14 @@ class PgWriter:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._transaction, fn)
 
+    def run_now(self, fn: Callable[[PgConnection], T]) -> list[T]:
+        """Never: every statement is a round trip to the server, so a transaction never
+        runs on the event loop."""
+        return []
+
+    async def run_short(self, fn: Callable[[PgConnection], T]) -> T:
+        return await self.run(fn)
+
     async def run_then(self, fn: Callable[[PgConnection], T], then: Callable[[T], U]) -> U:
         """`fn` in a transaction as `run`, pipelined (below), then `then` (no I/O) on its
         result after the commit, on the same thread before anything else runs there."""

@@ -83,6 +83,11 @@ class PgEventLog(SqliteEventLog):
                 await task
         await super().close()
 
+    def append_now(self, plan: Plan) -> list[Event] | None:
+        """Never: a transaction is round trips to the server (and other nodes' events
+        are read first, connection.py)."""
+        return None
+
     async def append(self, plan: Plan) -> list[Event]:
         try:
             earlier, events = await self._pg_writer.run_then(

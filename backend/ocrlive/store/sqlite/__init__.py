@@ -1,5 +1,5 @@
-"""The SQLite backend (the embedded default): one writer thread for every write, reads
-on aiosqlite beside it (WAL)."""
+"""The SQLite backend (the embedded default): one writer (one connection) for every
+write, reads on aiosqlite beside it (WAL)."""
 
 from __future__ import annotations
 

@@ -2,9 +2,11 @@
 
 A stored result only queues its document in `search_pending`, in the completion's own
 transaction (a trigger); the writer thread indexes the queue's pages and empties it:
-in the transaction that fills it to BATCH, a second after it stopped being empty,
-before every search (records/sqlite.py awaits `flush`), and when the log opens (what
-a crash left queued) and closes. FTS5 writes one segment per transaction that
+right after the transaction that fills it to BATCH (in a transaction of its own: the
+completion may have committed on the event loop, writer.py, and a full batch is ~40
+ms of indexing that must not stall the sockets), a second after it stopped being
+empty, before every search (records/sqlite.py awaits `flush`), and when the log opens
+(what a crash left queued) and closes. FTS5 writes one segment per transaction that
 touched it and merges segments as they pile up: a page cost ~0.53 ms of CPU indexed
 alone against ~0.21 ms in a transaction of 10-50 pages (a 30,000-page index).
 
@@ -81,19 +83,20 @@ def _held(result: TaskResult, task: Task) -> Held:
 class SearchQueue:
     def __init__(self, writer: Writer) -> None:
         self._writer = writer
-        # Written on the writer thread alone (an int: atomic), read on the loop.
+        # Written in the writer's transactions (an int: atomic), read on the loop.
         self.queued = 0
         self._timer: asyncio.TimerHandle | None = None
         self._flushing: asyncio.Task[None] | None = None
-        # The queued results' pages, on the writer thread alone; a document that left the
-        # queue (a correction, a retag, a purge indexed or forgot it) is passed over.
+        # The queued results' pages, touched only inside the writer's transactions (one
+        # at a time, on its thread or the loop); a document that left the queue (a
+        # correction, a retag, a purge indexed or forgot it) is passed over.
         self._held: dict[str, Held] = {}
 
     def after_store(
         self, conn: Connection, results: Sequence[tuple[str, TaskResult]], tasks: Sequence[Task]
     ) -> None:
-        """On the writer thread, in the transaction that stored `results` (their tasks
-        as written among `tasks`)."""
+        """In the transaction that stored `results` (their tasks as written among
+        `tasks`): their pages held, and how many documents wait."""
         written = {task.id: task for task in tasks}
         for task_id, result in results:
             task = written.get(task_id)
@@ -101,12 +104,8 @@ class SearchQueue:
                 self._held.pop(task_id, None)
             else:
                 self._held[task_id] = _held(result, task)
-        count = int(conn.execute(QUEUED).fetchone()[0])
-        if count >= BATCH:
-            self._flush(conn)
-        else:
-            self.queued = count
-        if not count:  # nothing queued (no index trigger): nothing to hold
+        self.queued = int(conn.execute(QUEUED).fetchone()[0])
+        if not self.queued:  # nothing queued (no index trigger): nothing to hold
             self._held = {}
 
     def _flush(self, conn: Connection) -> None:
@@ -115,12 +114,19 @@ class SearchQueue:
         self.queued = 0
 
     def written(self) -> None:
-        """On the loop after a write: a queue left waiting is indexed DELAY_S later."""
-        if self.queued and self._timer is None:
+        """On the loop after a write: a full batch goes to the writer's thread at the
+        next loop turn (a write after that waits there behind it); a queue left
+        waiting, DELAY_S later."""
+        if self.queued >= BATCH and (self._flushing is None or self._flushing.done()):
+            self._start_flush()
+        elif self.queued and self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(DELAY_S, self._due)
 
     def _due(self) -> None:
         self._timer = None
+        self._start_flush()
+
+    def _start_flush(self) -> None:
         self._flushing = asyncio.create_task(self.flush(), name="ocrlive-search-queue")
 
     async def flush(self) -> None:

@@ -1,5 +1,5 @@
 """The event log on SQLite: seqs from AUTOINCREMENT's counter, read and written on the
-one writer thread (see store/base.py for what a backend must guarantee)."""
+one writer (writer.py; see store/base.py for what a backend must guarantee)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from ocrlive.store.sqlite.writer import Connection, Writer
 EPOCH_KEY = "epoch"
 FLOOR_KEY = "purge_floor"
 # Retention deletes in chunks, each its own transaction, so task changes queued on the
-# writer thread wait at most one chunk (a few ms), never a whole purge.
+# writer's thread wait at most one chunk (a few ms), never a whole purge.
 COMPACT_CHUNK = 2000
 PURGE_CHUNK = 200
 # The newest events, kept in memory for replays: a reconnect storm (every browser
@@ -82,8 +82,8 @@ class SqliteEventLog:
         self._search = SearchQueue(writer) if search_batches else None
         self._epoch = ""
         self._head = 0
-        # Raised on the writer thread before the rows go (see _raise_floor); read on
-        # the loop. An int assignment is atomic, and a floor raised early is only
+        # Raised in the writer's transaction before the rows go (see _raise_floor); read
+        # on the loop. An int assignment is atomic, and a floor raised early is only
         # conservative: a client gets a snapshot where a replay would have done.
         self._floor = 0
         self._recent: list[Event] = []  # consecutive seqs, the newest last
@@ -119,8 +119,15 @@ class SqliteEventLog:
 
     # --- writing ------------------------------------------------------------
 
+    def append_now(self, plan: Plan) -> list[Event] | None:
+        # A few statements (a full search batch is indexed after, on the thread).
+        committed = self._writer.run_now(lambda conn: self._write(conn, plan))
+        return self._appended(committed[0]) if committed else None
+
     async def append(self, plan: Plan) -> list[Event]:
-        events = await self._writer.run(lambda conn: self._write(conn, plan))
+        return self._appended(await self._writer.run_short(lambda conn: self._write(conn, plan)))
+
+    def _appended(self, events: list[Event]) -> list[Event]:
         if events:
             self._head = events[-1].seq
             self._remember(events)
@@ -247,7 +254,7 @@ def _open(conn: Connection, head_sql: str) -> _Opened:
 
 
 def write_plan(conn: Connection, plan: Plan, head_sql: str, *, retag: bool = False) -> list[Event]:
-    """On the writer thread, in its transaction: the plan, then its rows, each kind as
+    """In the writer's transaction: the plan, then its rows, each kind as
     one executemany. `retag` (SQLite): its search index tags documents with their
     status (`_retag`), and the writer gives a stored result its review-queue row;
     PostgreSQL's search joins the tasks table, and its trigger queues for review."""
@@ -275,13 +282,26 @@ def _retag(conn: Connection, tasks: list[Task], replaced: set[str]) -> None:
             conn.execute(rows.REINDEX_RESULT, (task.id,))
 
 
+def _update(conn: Connection, writes: Writes, retag: bool) -> None:
+    """Each changed row as this write leaves it (its last version), a task that only
+    progressed with the narrower UPDATE; only a task whose status may have moved can
+    need its search tags changed."""
+    last = {task.id: task for task in writes.updates}
+    moved = [task for task in last.values() if task.id in writes.moved]
+    steady = [rows.progress_row(task) for task in last.values() if task.id not in writes.moved]
+    if steady:
+        conn.executemany(rows.UPDATE_PROGRESS, steady)
+    if moved:
+        conn.executemany(rows.UPDATE_TASK, [rows.update_row(task) for task in moved])
+        if retag:
+            _retag(conn, moved, {task_id for task_id, _ in writes.results})
+
+
 def _store(conn: Connection, writes: Writes, retag: bool) -> None:
     if writes.inserts:
         conn.executemany(rows.INSERT_TASK, [rows.insert_row(t, s) for t, s in writes.inserts])
     if writes.updates:
-        conn.executemany(rows.UPDATE_TASK, [rows.update_row(t) for t in writes.updates])
-        if retag:
-            _retag(conn, writes.updates, {task_id for task_id, _ in writes.results})
+        _update(conn, writes, retag)
     if writes.owners:
         conn.executemany(rows.SET_OWNER, [(node, task_id) for task_id, node in writes.owners])
     if writes.results:

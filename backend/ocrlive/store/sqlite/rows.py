@@ -1,4 +1,4 @@
-"""The SQL of the SQLite backend, written once: the writer thread (plain sqlite3) and
+"""The SQL of the SQLite backend, written once: the writer (plain sqlite3) and
 the readers (SQLAlchemy's aiosqlite engine, exec_driver_sql) run the same text, and
 one decoder turns a task row into a Task."""
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from ocrlive.events import FINISHED_STATUSES, Event, EventType, Task
 from ocrlive.ocr.types import TaskResult
-from ocrlive.store.base import Revision, StoredFile
+from ocrlive.store.base import KEPT_BY_PROGRESS, Revision, StoredFile
 
 TASK_COLUMNS = [name for name in Task.__dataclass_fields__ if name != "error"] + [
     "error_code",
@@ -18,6 +18,8 @@ TASK_COLUMNS = [name for name in Task.__dataclass_fields__ if name != "error"] +
 ]
 _IMMUTABLE = {"id", "patient_id", "document_type", "filename", "content_type", "size"}
 _MUTABLE = [c for c in TASK_COLUMNS if c not in _IMMUTABLE]
+_KEPT = {*KEPT_BY_PROGRESS, "error_code", "error_message"}
+_PROGRESSING = [c for c in _MUTABLE if c not in _KEPT]
 _STORED = ["sha256", "file_path", "idempotency_key"]
 
 SELECT_TASK = f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks"
@@ -59,6 +61,8 @@ UPDATE_TASK = (
     f"UPDATE tasks SET {', '.join(f'{c} = ?' for c in [*_MUTABLE, 'finished_at'])} WHERE id = ?"
 )
 SET_OWNER = "UPDATE tasks SET owner = ? WHERE id = ?"  # migration 0005_nodes
+# A task that only progressed (store/base.py, KEPT_BY_PROGRESS).
+UPDATE_PROGRESS = f"UPDATE tasks SET {', '.join(f'{c} = ?' for c in _PROGRESSING)} WHERE id = ?"
 INSERT_EVENT = "INSERT INTO events (seq, task_id, type, task, created_at) VALUES (?, ?, ?, ?, ?)"
 FINISHED = ", ".join(f"'{s}'" for s in sorted(FINISHED_STATUSES))
 FINISHED_BEFORE = f"SELECT id FROM tasks WHERE status IN ({FINISHED}) AND finished_at < ?"
@@ -94,6 +98,10 @@ def update_row(task: Task) -> tuple[Any, ...]:
     values = _row_values(task)
     finished_at = task.updated_at if task.status in FINISHED_STATUSES else None
     return (*(values[c] for c in _MUTABLE), finished_at, task.id)
+
+
+def progress_row(task: Task) -> tuple[Any, ...]:
+    return (*(getattr(task, c) for c in _PROGRESSING), task.id)
 
 
 def review_row(task_id: str, result: TaskResult) -> tuple[str, float] | None:
