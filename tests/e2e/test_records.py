@@ -106,3 +106,45 @@ async def test_search_open_correct_and_see_it_live_in_a_second_browser(
         await expect(results(page).locator("mark")).to_have_text("Amoxicillin")
     finally:
         server.stop()
+
+
+async def test_rerun_with_changed_settings_adds_a_revision_and_keeps_the_first(
+    browser: Browser, tmp_path: Path, artifacts: Path
+) -> None:
+    """Re-run OCR from the viewer with a changed engine setting: revision 2 arrives live
+    and revision 1 stays listed, with the settings each was read with."""
+    server = ServerProcess(tmp_path / "data", TOKEN, OCRLIVE_WORKERS="1")
+    server.start()
+    try:
+        await upload_card(server)
+        page = await dashboard(browser, server)
+        await search(page, "allergy")
+        await results(page).get_by_role("button", name=re.compile("card.png, page 1")).click()
+        revisions = page.get_by_role("list", name="Revisions of this document")
+        first = "Revision 1 (shown): read with the server's settings"
+        await expect(revisions).to_contain_text(first)
+
+        toggle = page.get_by_role("button", name="Re-run OCR…")
+        await toggle.focus()
+        await page.keyboard.press("Enter")  # keyboard alone, as a screen-reader user would
+        await page.get_by_role("spinbutton", name="Box threshold").fill("0.3")
+        await page.get_by_role("button", name="Start re-run").click()
+        queued = page.get_by_role("status").filter(has_text="Re-run queued")
+        await expect(queued).to_contain_text("box threshold 0.3")
+
+        stored = page.get_by_role("status").filter(has_text="Re-run stored")
+        await expect(stored).to_contain_text(
+            "revision 2 is shown; revision 1 is kept below", timeout=180_000
+        )
+        await expect(revisions.get_by_role("listitem").nth(0)).to_contain_text(
+            "Revision 2 (shown): read with box threshold 0.3"
+        )
+        await expect(revisions.get_by_role("listitem").nth(1)).to_contain_text(
+            "Revision 1: read with the server's settings"
+        )
+        await expect(page.get_by_role("list", name="Recognized lines")).to_contain_text(
+            re.compile("penicillin", re.I)
+        )
+        await page.screenshot(path=str(artifacts / "records-rerun.png"), full_page=True)
+    finally:
+        server.stop()

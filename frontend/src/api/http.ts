@@ -6,7 +6,9 @@ import type {
   LineEditResponse,
   OcrResult,
   PatientDocument,
+  RerunSettings,
   ReviewEntry,
+  RevisionHistory,
   SearchParams,
   SearchResponse,
   Task,
@@ -25,7 +27,9 @@ export interface Api {
   getResult(id: string): Promise<OcrResult>;
   cancel(id: string): Promise<Task>;
   retry(id: string): Promise<Task>;
-  rerun(id: string): Promise<Task>;
+  /** A completed document read again; `settings` change the engine for this reading only. */
+  rerun(id: string, settings?: RerunSettings): Promise<Task>;
+  revisions(id: string): Promise<RevisionHistory>;
   search(params: SearchParams, signal?: AbortSignal): Promise<SearchResponse>;
   patientDocuments(patientId: string): Promise<{ documents: PatientDocument[]; total: number }>;
   reviewQueue(): Promise<{ documents: ReviewEntry[]; total: number; threshold: number }>;
@@ -112,7 +116,9 @@ export function createApi(opts: ApiOptions = {}): Api {
     getResult: (id) => call<OcrResult>(`/api/tasks/${enc(id)}/result`),
     cancel: async (id) => (await call<{ task: Task }>(`/api/tasks/${enc(id)}/cancel`, "POST")).task,
     retry: async (id) => (await call<{ task: Task }>(`/api/tasks/${enc(id)}/retry`, "POST")).task,
-    rerun: async (id) => (await call<{ task: Task }>(`/api/tasks/${enc(id)}/rerun`, "POST")).task,
+    rerun: async (id, settings) =>
+      (await call<{ task: Task }>(`/api/tasks/${enc(id)}/rerun`, "POST", settings ? { settings } : undefined)).task,
+    revisions: (id) => call<RevisionHistory>(`/api/tasks/${enc(id)}/revisions`),
     search: (params, signal) => call<SearchResponse>(`/api/search?${searchQuery(params)}`, "GET", undefined, signal),
     patientDocuments: (patientId) => call(`/api/patients/${enc(patientId)}/documents?limit=100`),
     reviewQueue: () => call(`/api/review?limit=100`),

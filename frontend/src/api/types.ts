@@ -143,6 +143,31 @@ export interface LineEditRequest {
   revision?: number;
 }
 
+/** Engine settings for one re-run (docs/protocol.md); any left out are the server's. */
+export type RerunSettings = {
+  box_threshold?: number;
+  space_threshold?: number;
+  orientation?: boolean;
+  detection_side?: number;
+  detection_limit?: "min" | "max";
+};
+
+/** A reading that a re-run replaced, kept under /revisions/{revision}. */
+export interface ReplacedRevision {
+  revision: number;
+  replaced_at: string;
+  /** The engine that made it; `settings` holds the re-run's own ({}: the server's). */
+  engine: Record<string, unknown>;
+}
+
+export interface RevisionHistory {
+  task_id: string;
+  /** The current revision; null before the first reading is stored. */
+  revision: number | null;
+  edits: Record<string, unknown>[];
+  replaced: ReplacedRevision[];
+}
+
 export interface LineEditResponse {
   task: Task;
   revision: number;

@@ -15,8 +15,6 @@ interface Props {
   initialPage?: number;
   /** Given when the person may correct lines: selecting a line opens its editor. */
   onEditLine?: (page: number, line: number, body: LineEditRequest) => Promise<number>;
-  /** Given when the document may be read again. */
-  onRerun?: () => void;
 }
 
 /** The next doubtful line nobody reviewed, after (page, line), wrapping around. */
@@ -30,7 +28,7 @@ function nextToReview(result: OcrResult, pageIndex: number, line: number | null)
   return found ? [found[0], found[1]] : null;
 }
 
-export function ResultViewer({ result, nameParts = [], initialPage = 1, onEditLine, onRerun }: Props) {
+export function ResultViewer({ result, nameParts = [], initialPage = 1, onEditLine }: Props) {
   const { can } = useSession();
   const headingId = useId();
   const [pageIndex, setPageIndex] = useState(() =>
@@ -104,11 +102,6 @@ export function ResultViewer({ result, nameParts = [], initialPage = 1, onEditLi
             <a className="btn" href={`/api/tasks/${encodeURIComponent(result.task_id)}/export.pdf`} download>
               Searchable PDF
             </a>
-          )}
-          {onRerun && (
-            <button type="button" className="btn" onClick={onRerun}>
-              Read again
-            </button>
           )}
         </div>
       </div>

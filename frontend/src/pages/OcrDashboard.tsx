@@ -1,10 +1,12 @@
-import { useCallback, useRef, useState } from "react";
-import type { LineEditRequest, Task } from "../api/types";
+import { useCallback, useEffect, useRef, useState } from "react";
+import type { LineEditRequest, OcrResult, RerunSettings, Task } from "../api/types";
 import { ActiveTasksList } from "../components/ActiveTasksList";
 import { ConnectionBadge } from "../components/ConnectionBadge";
 import { LiveAnnouncer } from "../components/LiveAnnouncer";
 import { OcrProgressTracker } from "../components/OcrProgressTracker";
 import { ResultViewer } from "../components/ResultViewer";
+import { RerunPanel } from "../components/result/RerunPanel";
+import { RevisionList } from "../components/result/RevisionList";
 import { SessionBanner } from "../components/SessionBanner";
 import { PatientView } from "../components/records/PatientView";
 import { ReviewQueue } from "../components/records/ReviewQueue";
@@ -24,9 +26,17 @@ interface Selection {
 function SelectedTask({ selection, onPatient }: { selection: Selection; onPatient: (id: string) => void }) {
   const { taskId, page, nonce } = selection;
   // Shares the tracker's subscription and result fetch (both are reference-counted).
-  const { result, task } = useOcrProgress(taskId);
+  const { result: completedResult, task } = useOcrProgress(taskId);
   const { api, client, results } = useLive();
   const { can } = useSession();
+  // A document being read again keeps its current revision on screen (as /result serves
+  // it) until the new one is stored; only a completed one can be corrected.
+  const [lastResult, setLastResult] = useState<OcrResult | null>(null);
+  useEffect(() => {
+    if (completedResult) setLastResult(completedResult);
+  }, [completedResult]);
+  const result = completedResult ?? (lastResult?.task_id === taskId ? lastResult : null);
+  const completed = task?.status === "completed";
   const onEditLine = useCallback(
     async (pageNumber: number, line: number, body: LineEditRequest) => {
       const res = await api.editLine(taskId, pageNumber, line, body);
@@ -36,9 +46,14 @@ function SelectedTask({ selection, onPatient }: { selection: Selection; onPatien
     },
     [api, client, results, taskId],
   );
-  const onRerun = useCallback(() => {
-    api.rerun(taskId).then((t) => client.upsertTask(t), () => undefined);
-  }, [api, client, taskId]);
+  const onRerun = useCallback(
+    async (settings: RerunSettings) => {
+      const queued = await api.rerun(taskId, settings);
+      client.upsertTask(queued);
+      return queued;
+    },
+    [api, client, taskId],
+  );
   return (
     <>
       <OcrProgressTracker taskId={taskId} title={task ? task.filename : "Selected document"} />
@@ -53,9 +68,20 @@ function SelectedTask({ selection, onPatient }: { selection: Selection; onPatien
           result={result}
           initialPage={page}
           nameParts={task ? [task.patient_id, task.filename] : []}
-          onEditLine={can("result.correct") ? onEditLine : undefined}
-          onRerun={can("task.retry") ? onRerun : undefined}
+          onEditLine={can("result.correct") && completed ? onEditLine : undefined}
         />
+      )}
+      {result && (
+        <section className="card" aria-label="Readings of this document">
+          {can("task.retry") && (
+            <RerunPanel completed={completed} revision={result.revision} onRerun={onRerun} />
+          )}
+          <RevisionList
+            taskId={taskId}
+            current={result.revision}
+            settings={result.engine.settings as object | undefined}
+          />
+        </section>
       )}
     </>
   );
