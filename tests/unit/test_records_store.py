@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from tests.helpers.db import is_postgres, query
 from tests.unit.test_manager import RecordingPublisher
 
@@ -22,6 +23,7 @@ from ocrlive.records.query import parse_query
 from ocrlive.records.revisions import EditRequest
 from ocrlive.records.snippets import make_snippet
 from ocrlive.store.base import Store
+from ocrlive.store.db import alembic_config
 from ocrlive.tasks.manager import NewTask, TaskManager
 
 
@@ -115,6 +117,43 @@ async def test_words_prefixes_phrases_and_exclusions(
         parse_query('-only "" *')
 
 
+async def test_a_phrase_matches_only_where_its_words_meet(
+    records: Records, manager: TaskManager, database: Path | str
+) -> None:
+    """On PostgreSQL the phrase is first narrowed by the pages' word pairs (migration
+    0008); a page holding both words apart, however often, is still not a hit."""
+    apart = [(f"blood test {n}, pressure later", 0.9) for n in range(5)]
+    far = await finished(manager, make_result(apart, [("Pressure blood", 0.9)]))
+    near = await finished(manager, make_result([("Blood Pressure 120/80 blood", 0.9)]))
+    three = await finished(manager, make_result([("no known drug allergy", 0.9)]))
+    assert ids(await search(records, '"blood pressure"')) == [near.id]
+    assert ids(await search(records, '"pressure blood"')) == [far.id]
+    assert ids(await search(records, '"known drug allergy"')) == [three.id]
+    assert ids(await search(records, '"known allergy"')) == []
+    assert ids(await search(records, "drug-aller*")) == [three.id]  # a prefix's last word
+    assert ids(await search(records, '"BLÖOD pressure" -"drug allergy"')) == [near.id]
+    if is_postgres(database):
+        paired = "SELECT task_id FROM search_pages WHERE pairs @@ CAST(? AS tsquery)"
+        assert query(database, paired, ("'blood pressure'",)) == [(near.id,)]
+        assert query(database, paired, ("'known drug' & 'drug allergy'",)) == [(three.id,)]
+
+
+async def test_pages_indexed_before_the_pair_index_are_paired_by_its_migration(
+    records: Records, manager: TaskManager, database: Path | str
+) -> None:
+    """Migration 0008 down and up again (PostgreSQL's pairs; nothing on SQLite): the pages
+    already indexed get their pairs, and the phrase is still found."""
+    task = await finished(manager, make_result([("Chest pain resolved", 0.9)]))
+    assert ids(await search(records, '"chest pain"')) == [task.id]
+    command.downgrade(alembic_config(database), "0007_run_fence")
+    later = await finished(manager, make_result([("Chest pain again", 0.9)]))
+    command.upgrade(alembic_config(database), "head")
+    assert set(ids(await search(records, '"chest pain"'))) == {task.id, later.id}
+    if is_postgres(database):
+        paired = "SELECT count(*) FROM search_pages WHERE pairs @@ CAST(? AS tsquery)"
+        assert query(database, paired, ("'chest pain'",)) == [(2,)]
+
+
 async def test_punctuation_cuts_words_alike_and_more_matches_rank_first(
     records: Records, manager: TaskManager
 ) -> None:
@@ -140,12 +179,16 @@ async def test_past_the_count_cap_hits_come_newest_first_and_the_total_says_more
 
     for module in (ocrlive.records.sqlite, ocrlive.records.postgres):
         monkeypatch.setattr(module, "COUNT_CAP", 2)
+    # PostgreSQL looks among the newest 1, then 3 documents, then all of them.
+    monkeypatch.setattr(ocrlive.records.postgres, "RECENT_WINDOWS", (1, 3))
     made = [await finished(manager, make_result([("oxygen given", 0.9)])) for _ in range(4)]
     found = await search(records, "oxygen")
     assert (found.total, found.total_exact, found.order) == (2, False, "recent")
     assert ids(found) == [t.id for t in reversed(made)]  # newest first
-    paged = await records.search.search(parse_query("oxygen"), SearchFilters(), limit=2, offset=2)
-    assert [h.task.id for h in paged.hits] == [made[1].id, made[0].id]
+    for offset, expected in ((0, made[:1:-1]), (2, made[1::-1])):
+        query = parse_query("oxygen")
+        paged = await records.search.search(query, SearchFilters(), limit=2, offset=offset)
+        assert [h.task.id for h in paged.hits] == [t.id for t in expected]
     few = await search(records, "oxygen", patient_id="nobody-else")
     assert (few.total, few.total_exact) == (0, True)
 
