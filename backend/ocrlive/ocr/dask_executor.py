@@ -64,8 +64,8 @@ CONNECTING_POLL_S = 0.25  # how often a document waiting for a scheduler looks a
 # Pages waiting on each worker beside the one it reads (see _read); None: every page of
 # a document at once. One waiting page against all at once on a 24-page PDF
 # (scripts/bench_scale.py): 0.87x (load 7 -> 15), 1.06x (quiet); with the scheduler
-# stealing every 100 ms 1.09x, 1.37x, 0.87x (loads 2.7-12.7): no clear winner, so all at
-# once stays the default.
+# stealing every 100 ms 1.09x, 1.37x, 0.87x (loads 2.7-12.7), 1.11x (load 1.7-2.1): all
+# at once stays the default until a quiet run decides.
 LOOKAHEAD: int | None = None
 CANCEL_TIMEOUT_S = 2.0  # a cancel sent to a scheduler that is gone is not waited for
 LOST = "scheduler-connection-lost"  # the reason Dask gives futures when the scheduler goes
