@@ -223,13 +223,23 @@ def saved_triggers(path: Path) -> list[str]:
         ]
 
 
+# results_index numbers a stored result's revision before it queues the document for
+# the index: that is storing a result, not indexing it, so the index-off rounds keep it
+# (they dropped it, and charged its UPDATE of the result row to the index; within the
+# noise of a round when measured, 2026-11-30).
+REVISION_ONLY = """CREATE TRIGGER results_index AFTER INSERT ON results BEGIN
+        UPDATE results SET revision = 1 + coalesce(
+            (SELECT max(revision) FROM result_history WHERE task_id = new.task_id), 0)
+        WHERE task_id = new.task_id AND revision = 0;
+    END"""
+
+
 def set_triggers(path: Path, sqls: list[str], on: bool) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     for name in INDEX_TRIGGERS:
         conn.execute(f"DROP TRIGGER IF EXISTS {name}")
-    if on:
-        for sql in sqls:
-            conn.execute(sql)
+    for sql in sqls if on else [REVISION_ONLY]:
+        conn.execute(sql)
     conn.close()
 
 
