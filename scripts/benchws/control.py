@@ -26,6 +26,28 @@ class RunState:
     max_lag_ms: float = 0.0  # how late the paced schedule ran at worst
     cpu_s: float = 0.0  # the server's CPU time over the run: CPU per delivery
     error: str = ""
+    # The server's full (generation 2) garbage collections during the run: a pause of
+    # the whole loop, which a p99 over a few seconds shows or not by chance.
+    gc_full: int = 0
+    gc_full_max_ms: float = 0.0
+
+
+class GcPauses:
+    """Times the full collections while a run lasts (gc.callbacks)."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+        self.began = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self.began = time.perf_counter()
+            return
+        self.state.gc_full += 1
+        pause = (time.perf_counter() - self.began) * 1000
+        self.state.gc_full_max_ms = round(max(self.state.gc_full_max_ms, pause), 1)
 
 
 class Control:
@@ -77,7 +99,8 @@ class Control:
         # first (one fell inside the first steady run after the connects): every server
         # and variant starts from the same state.
         gc.collect()
-        cpu = time.process_time()
+        cpu, pauses = time.process_time(), GcPauses(state)
+        gc.callbacks.append(pauses)
         try:
             if spec["mode"] == "paced":
                 await self._paced(spec, state)
@@ -86,6 +109,7 @@ class Control:
         except Exception as exc:  # reported in /bench/status rather than lost in a log
             state.error = f"{type(exc).__name__}: {exc}"
         finally:
+            gc.callbacks.remove(pauses)
             state.finished = time.time()
             state.cpu_s = time.process_time() - cpu
 

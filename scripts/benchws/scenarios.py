@@ -130,7 +130,12 @@ def run_steady(c: Combo, letter: str, duration: float, how: str = "progress") ->
     result = summarize(
         stats, state.get("started", 0.0), steady_expected(sent, c.plan.tasks, c.clients)
     )
-    result |= {"events_sent": sent, "max_lag_ms": state.get("max_lag_ms")}
+    result |= {
+        "events_sent": sent,
+        "max_lag_ms": state.get("max_lag_ms"),
+        "gc_full": state.get("gc_full"),
+        "gc_full_max_ms": state.get("gc_full_max_ms"),
+    }
     result |= cpu_per_delivery(state, stats)
     result["events_per_s"] = round(sent / duration)
     return result
