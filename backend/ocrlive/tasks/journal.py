@@ -66,6 +66,10 @@ class Journal:
         # Touched on the writer's side inside a batch, and on the loop only between
         # batches (one flusher at a time).
         self._active: dict[str, Task] = {}
+        # The current run of each active task (the seq of its task.started), for the
+        # run fence (_check_run) on an unshared log, where this process starts every
+        # run: a progress report then reads no row for it.
+        self._runs: dict[str, int] = {}
 
     def remote(self, events: list[Event]) -> None:
         """Events another node committed (between this node's batches, in seq order):
@@ -150,6 +154,7 @@ class Journal:
         for batch in staged:
             for event in batch.writes.events:
                 self._active.pop(event.task.id, None)
+                self._runs.pop(event.task.id, None)
 
     def _plan(self, tx: LogTransaction, changes: list[Change], staged: list[_Batch]) -> Writes:
         """Inside the log's transaction: each change checked and staged, in order."""
@@ -193,7 +198,7 @@ class Journal:
         if task.status not in change.allowed:
             raise InvalidState(f"Task is {task.status}; cannot apply {change.event}")
         if change.run is not None:
-            _check_run(change, change.run, task, batch)
+            self._check_run(change, change.run, task, batch)
         if change.revise is not None:  # may raise: before a seq is taken
             batch.writes.revisions.append(change.revise(batch.tx, batch.now))
         seq = batch.tx.allocate_seq()
@@ -211,26 +216,39 @@ class Journal:
         batch.staged[task.id] = task
         if event_type == EventType.STARTED:
             batch.runs[task.id] = task.version
+            if not self.log.shared:
+                self._runs[task.id] = task.version
         if task.status in FINISHED_STATUSES:
             self._active.pop(task.id, None)
+            self._runs.pop(task.id, None)
         else:
             self._active[task.id] = task
 
+    def _check_run(self, change: Transition, run: int, task: Task, batch: _Batch) -> None:
+        """A change from a run applies only while the task is processing in that run.
+        On a shared log the current run is read inside the transaction (on PostgreSQL
+        under the log's lock), so a node whose run was cancelled and retried on another
+        node learns it here, however late its result comes. Dropped with a line in the
+        log, and no event."""
+        current = batch.runs.get(task.id) or self._current_run(task.id, batch.tx)
+        if task.status == TaskStatus.PROCESSING and current == run:
+            return
+        # A cancelled run on another node reads on to its end: its progress, up to ten
+        # reports a second, is not worth a line each; its result is.
+        level = logging.DEBUG if change.event == EventType.PROGRESS else logging.INFO
+        log.log(level, "task %s: %s of an earlier run dropped (run %d; the task is %s, run %s)",
+                task.id, change.event, run, task.status, current)  # fmt: skip
+        raise StaleRun(f"Task {task.id} is no longer in run {run}")
 
-def _check_run(change: Transition, run: int, task: Task, batch: _Batch) -> None:
-    """A change from a run applies only while the task is processing in that run. The
-    current run is read inside the transaction (on PostgreSQL under the log's lock),
-    so a node whose run was cancelled and retried on another node learns it here,
-    however late its result comes. Dropped with a line in the log, and no event."""
-    current = batch.runs.get(task.id) or batch.tx.current_run(task.id)
-    if task.status == TaskStatus.PROCESSING and current == run:
-        return
-    # A cancelled run on another node reads on to its end: its progress, up to ten
-    # reports a second, is not worth a line each; its result is.
-    level = logging.DEBUG if change.event == EventType.PROGRESS else logging.INFO
-    log.log(level, "task %s: %s of an earlier run dropped (run %d; the task is %s, run %s)",
-            task.id, change.event, run, task.status, current)  # fmt: skip
-    raise StaleRun(f"Task {task.id} is no longer in run {run}")
+    def _current_run(self, task_id: str, tx: LogTransaction) -> int | None:
+        if self.log.shared:  # another node may have started a newer run
+            return tx.current_run(task_id)
+        if task_id not in self._runs:  # started before this process (a restart)
+            run = tx.current_run(task_id)
+            if run is None:
+                return None
+            self._runs[task_id] = run
+        return self._runs[task_id]
 
 
 def _fresh_task(new: NewTask, seq: int, now: str) -> Task:
