@@ -38,8 +38,15 @@ QUEUED = "SELECT count(*) FROM search_pending"
 PAGES = "SELECT id, body, tags, task_id, page FROM search_pending_pages"
 INSERT_PAGE = "INSERT INTO search_pages (rowid, body, tags, task_id, page) VALUES (?, ?, ?, ?, ?)"
 EMPTY = "DELETE FROM search_pending"
+# CROSS JOIN keeps the queue the outer loop: with a plain JOIN the planner (no stats on
+# either table) walked all of search_docs' index for it, 0.13-0.2 ms of CPU a completion
+# at 185,000 pages, and the batch's inserts after it cost 3x more (0.2-0.3 against
+# 0.06-0.07 ms a completion): a batch's statements went from 0.43-0.71 ms of the
+# writer thread's CPU a completion to 0.05-0.08 (scripts/bench_search.py's write path,
+# 2026-11-30).
 QUEUED_DOCS = (
-    "SELECT q.task_id, d.id FROM search_pending AS q JOIN search_docs AS d ON d.task_id = q.task_id"
+    "SELECT q.task_id, d.id FROM search_pending AS q "
+    "CROSS JOIN search_docs AS d ON d.task_id = q.task_id"
 )
 # A queued document's search tags and its pages' (text, number), as the writer stored them.
 Held = tuple[str, list[tuple[Any, Any]]]
