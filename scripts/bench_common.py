@@ -16,6 +16,7 @@ import re
 import resource
 import socket
 import struct
+import threading
 import time
 import zlib
 from array import array
@@ -47,6 +48,19 @@ def pin_to(cpu: int | None) -> None:
         os.sched_setaffinity(0, {cpu})
 
 
+def waited_for_cpu_s(pid: int | None = None) -> float:
+    """How long the calling thread (or process `pid`'s main thread: a server's event
+    loop) has been runnable but not running (Linux schedstat's run-queue wait): the
+    time other tasks on its core took from it. A latency tail with a large wait came
+    from the machine, not from the code measured; 0.0 where the kernel does not say."""
+    task = f"{pid}/task/{pid}" if pid else f"self/task/{threading.get_native_id()}"
+    try:
+        with open(f"/proc/{task}/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def percentile(ordered: Sequence[float], q: float) -> float | None:
     if not ordered:
         return None
@@ -60,6 +74,7 @@ class PhaseStats:
     final_index: int
     wire_start: int
     cpu_start: float = field(default_factory=time.process_time)
+    wait_start: float = field(default_factory=waited_for_cpu_s)
     count: int = 0
     first: float = 0.0
     last: float = 0.0

@@ -264,7 +264,8 @@ def report_latency(row: dict[str, Any]) -> None:
         print(f"{name}: p50 {found['p50_ms']} ms, p99 {found['p99_ms']} ms, "
               f"max {found['max_ms']} ms ({got}); parsed by the client p50 "
               f"{parsed['p50_ms']} ms, p99 {parsed['p99_ms']} ms; CPU s node B "
-              f"{cpu['node_b']}, clients {cpu['clients']}")  # fmt: skip
+              f"{cpu['node_b']}, clients {cpu['clients']}; node B's loop waited for a "
+              f"core {found.get('node_b_waited_for_cpu_ms')} ms")  # fmt: skip
 
 
 def report(pages: int, row: dict[str, Any]) -> None:

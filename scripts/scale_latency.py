@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from tests.helpers.postgres import PostgresCluster  # noqa: E402
 from tests.helpers.server import ServerProcess  # noqa: E402
 
-from bench_common import EVENT_POSITION, Recorder, pin_to, raise_nofile  # noqa: E402
+from bench_common import EVENT_POSITION, Recorder, pin_to, raise_nofile, waited_for_cpu_s  # noqa: E402
 from benchws.fleet import open_client  # noqa: E402
 from ocrlive.events import Event, Stage  # noqa: E402
 from ocrlive.ocr.types import Progress  # noqa: E402
@@ -173,16 +173,18 @@ def one_round(node_b: ServerProcess, database: str, count: int, events: int, rat
         raise TimeoutError(f"{count} clients did not connect in 600 s")
     assert node_b.proc is not None
     settle(node_b.proc.pid)
-    node_b_cpu = cpu_seconds(node_b.proc.pid)
+    node_b_cpu, node_b_wait = cpu_seconds(node_b.proc.pid), waited_for_cpu_s(node_b.proc.pid)
     committed = asyncio.run(_node_a(database, events, rate))
     time.sleep(2.0)  # the last deliveries
     node_b_cpu = cpu_seconds(node_b.proc.pid) - node_b_cpu
+    node_b_wait = waited_for_cpu_s(node_b.proc.pid) - node_b_wait
     stop.set()
     proc.join(120)
     found = json.loads(out.read_text())
     summary = _summary(_lags(committed, found["polled"]), count * len(committed))
     summary["parsed"] = _summary(_lags(committed, found["parsed"]), count * len(committed))
     summary["cpu_s"] = {"node_b": round(node_b_cpu, 2), "clients": round(found["cpu_s"], 2)}
+    summary["node_b_waited_for_cpu_ms"] = round(node_b_wait * 1000, 1)
     return summary
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bench_common import waited_for_cpu_s
 from benchws.drivers import Driver
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -30,6 +31,9 @@ class RunState:
     # the whole loop, which a p99 over a few seconds shows or not by chance.
     gc_full: int = 0
     gc_full_max_ms: float = 0.0
+    # How long the loop's thread was runnable but not running while the run lasted:
+    # another task on its core (bench_common.waited_for_cpu_s).
+    cpu_wait_ms: float = 0.0
 
 
 class GcPauses:
@@ -99,7 +103,7 @@ class Control:
         # first (one fell inside the first steady run after the connects): every server
         # and variant starts from the same state.
         gc.collect()
-        cpu, pauses = time.process_time(), GcPauses(state)
+        cpu, pauses, waited = time.process_time(), GcPauses(state), waited_for_cpu_s()
         gc.callbacks.append(pauses)
         try:
             if spec["mode"] == "paced":
@@ -112,6 +116,7 @@ class Control:
             gc.callbacks.remove(pauses)
             state.finished = time.time()
             state.cpu_s = time.process_time() - cpu
+            state.cpu_wait_ms = round((waited_for_cpu_s() - waited) * 1000, 1)
 
     async def _paced(self, spec: dict[str, Any], state: RunState) -> None:
         """`rate` updates/s per task; the tasks' updates are spread evenly over each

@@ -11,7 +11,14 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection as Pipe
 from typing import Any
 
-from bench_common import RawWebSocket, Recorder, open_websocket, pin_to, raise_nofile
+from bench_common import (
+    RawWebSocket,
+    Recorder,
+    open_websocket,
+    pin_to,
+    raise_nofile,
+    waited_for_cpu_s,
+)
 from benchws.plan import FROZEN_RCVBUF
 
 MAX_COMMANDS = 100_000  # the command loop is bounded too
@@ -207,6 +214,7 @@ class ClientFleet:
             "closes": {str(code): n for code, n in self.recorder.closes.items()},
             "latencies": stats.latencies.tobytes() if latencies else b"",
             "cpu_s": time.process_time() - stats.cpu_start,
+            "cpu_wait_s": waited_for_cpu_s() - stats.wait_start,
         }
 
     async def cmd_freeze(self, target: dict[str, Any], topics: list[str]) -> dict[str, Any]:

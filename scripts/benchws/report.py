@@ -68,10 +68,11 @@ def print_steady(results: list[Result]) -> None:
     print_table(
         "steady: 50 tasks x 10 updates/s, each client on one task (ocrlive/hub: no SQLite)",
         ["server", "clients", "events/s", "delivered/s", "recv %", "p50 ms", "p99 ms",
-         "max ms", "server us/dlv", "full GCs (max ms)"],
+         "max ms", "server us/dlv", "full GCs (max ms)", "waited for CPU ms srv/cli"],
         [[label, r["clients"], s["events_per_s"], s["delivered_per_s"], s["received_pct"],
           s["p50_ms"], s["p99_ms"], s["max_ms"], s["server_us_per_delivery"],
-          f"{s.get('gc_full')} ({s.get('gc_full_max_ms')})"]
+          f"{s.get('gc_full')} ({s.get('gc_full_max_ms')})",
+          f"{s.get('server_wait_ms')}/{s.get('client_wait_ms')}"]
          for label, r in scenario_rows(results, "steady") for s in [r["steady"]]],
     )  # fmt: skip
 

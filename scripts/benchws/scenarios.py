@@ -108,6 +108,9 @@ def cpu_per_delivery(state: dict[str, Any], stats: dict[str, Any]) -> dict[str, 
         "client_cpu_s": round(stats["cpu_s"], 2),
         "server_us_per_delivery": round(state.get("cpu_s", 0.0) * 1e6 / delivered, 2),
         "client_us_per_delivery": round(stats["cpu_s"] * 1e6 / delivered, 2),
+        # Time each side's loop was ready to run while another task had its core.
+        "server_wait_ms": state.get("cpu_wait_ms"),
+        "client_wait_ms": round(stats.get("cpu_wait_s", 0.0) * 1000, 1),
     }
 
 
