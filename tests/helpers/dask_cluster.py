@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from distributed import Client
 
-from ocrlive.ocr.dask_worker import ENGINE_RESOURCE
+from ocrlive.ocr.dask_worker import ENGINE_RESOURCE, PLUGIN_NAME
 from tests.helpers.server import free_port
 
 START_TIMEOUT = 240.0  # models loading in every worker on a busy 2-core machine
@@ -23,6 +23,17 @@ START_TIMEOUT = 240.0  # models loading in every worker on a busy 2-core machine
 def executing_keys(dask_worker: Any) -> list[str]:
     """Run on each worker by Client.run: the keys of the tasks it is running now."""
     return [str(task.key) for task in dask_worker.state.executing]
+
+
+def pages_read(dask_worker: Any) -> int:
+    """Run on each worker by Client.run: the pages its engine has read to the end."""
+    plugin = dask_worker.plugins.get(PLUGIN_NAME)
+    return int(getattr(plugin, "pages", 0))
+
+
+def scheduler_keys(dask_scheduler: Any, fragment: str) -> list[str]:
+    """Run on the scheduler: the keys it still holds that contain `fragment`."""
+    return [str(key) for key in dask_scheduler.tasks if fragment in str(key)]
 
 
 class DaskCluster:

@@ -1,19 +1,28 @@
 """The Dask executor on a real cluster: `ocrlive scheduler` and two `ocrlive worker`
 processes (one thread each, the real PaddleOCR engine), documents sent as bytes (no
 shared disk), pages spread over both workers and assembled in order, a worker killed
-mid-page, a page that kills two workers, `ocrlive serve` with OCRLIVE_EXECUTOR=dask, and
-progress heard right after the scheduler was restarted."""
+mid-page, a page that kills two workers, a document cancelled on another node, `ocrlive
+serve` with OCRLIVE_EXECUTOR=dask, and progress heard right after the scheduler was
+restarted."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 from distributed import Client
-from tests.helpers.dask_cluster import DaskCluster, kill_worker_running
+from tests.helpers.dask_cluster import (
+    DaskCluster,
+    executing_keys,
+    kill_worker_running,
+    pages_read,
+    scheduler_keys,
+)
 from tests.helpers.drawing import (
     draw_caution_card,
     draw_page,
@@ -23,12 +32,17 @@ from tests.helpers.drawing import (
 )
 from tests.helpers.live import Live, upload
 from tests.helpers.server import ServerProcess
+from tests.unit.test_manager import RecordingPublisher, new_task
+from tests.unit.test_run_fence import GatedExecutor
 
 from ocrlive.events import Stage, TaskErrorCode
 from ocrlive.ocr import dask_executor
 from ocrlive.ocr.dask_executor import DaskExecutor
 from ocrlive.ocr.dask_worker import ENGINE_RESOURCE
 from ocrlive.ocr.types import EngineConfig, OcrFailure, OcrJob, Progress
+from ocrlive.store import open_store
+from ocrlive.tasks.manager import TaskManager
+from ocrlive.tasks.runner import Runner
 
 pytestmark = pytest.mark.engine
 
@@ -122,6 +136,55 @@ async def test_page_that_kills_two_workers_fails_with_worker_crashed(
     with pytest.raises(OcrFailure) as failure:
         await reading
     assert failure.value.code == TaskErrorCode.WORKER_CRASHED
+
+
+async def test_a_document_cancelled_on_another_node_stops_its_pages_on_the_cluster(
+    executor: DaskExecutor, client: Client, database_url: str, tmp_path: Path
+) -> None:
+    """Node A reads a 6-page PDF on the cluster; it is cancelled through node B (two
+    nodes' stores on one PostgreSQL). A hears the cancel and stops the run as a cancel
+    on A does: its page tasks leave the scheduler, and the pages not yet read never are
+    (before, A read all six for a result the run fence then dropped)."""
+    pages = 6
+    pdf = drawn_pdf(tmp_path, page_texts(pages))
+    stores = [open_store(database_url), open_store(database_url)]
+    a, b = (TaskManager(store, RecordingPublisher()) for store in stores)
+    await a.start()
+    await b.start()
+    runner = Runner(a, executor, tmp_path / "pages", queue_limit=10, concurrency=1)
+    other = Runner(b, GatedExecutor("b"), tmp_path / "pages", queue_limit=10, concurrency=1)  # type: ignore[arg-type]
+    await runner.start()
+    try:
+        before = sum((await client.run(pages_read)).values())
+        new = dataclasses.replace(new_task(), file_path=str(pdf), filename="doc.pdf")
+        task, _ = await runner.submit(new)
+        fragment = f"ocrlive-page-{task.id}-"
+        async with asyncio.timeout(300):  # until the cluster reads one of its pages
+            while not await executing(client, fragment):
+                await asyncio.sleep(0.05)
+        await other.cancel(task.id)
+        cancelled = time.monotonic()
+        async with asyncio.timeout(120):
+            while await client.run_on_scheduler(scheduler_keys, fragment=fragment):
+                await asyncio.sleep(0.02)
+        print(f"page tasks gone from the scheduler {time.monotonic() - cancelled:.3f}s "
+              "after the cancel was committed on B")  # fmt: skip
+        assert task.id not in runner.running
+        async with asyncio.timeout(120):  # a page begun before it stops at its next report
+            while await executing(client, fragment):
+                await asyncio.sleep(0.05)
+        read = sum((await client.run(pages_read)).values()) - before
+        assert read < pages, read
+    finally:
+        await runner.close()
+        for store in stores:
+            await store.close()
+
+
+async def executing(client: Client, fragment: str) -> bool:
+    """Whether a worker runs a task whose key contains `fragment` now."""
+    running = await client.run(executing_keys, on_error="ignore")
+    return any(fragment in key for keys in running.values() for key in keys)
 
 
 async def test_serve_with_the_dask_executor_streams_one_task_to_completion(

@@ -1,4 +1,5 @@
-"""A run cancelled and retried at once never completes the retried task (issue #9).
+"""A run cancelled and retried at once never completes the retried task (issue #9), and
+a run cancelled on another node stops on the node that reads it.
 
 On PostgreSQL, node A reads a document; node B cancels it and retries it at once, and
 reads it itself; A, which never heard of the cancel, reports late progress and its
@@ -32,7 +33,7 @@ WAIT_S = 10.0
 class GatedExecutor:
     """Each run reports that it reads, waits until the test opens its gate, reports
     once more and returns a page that says which run read it. Like a node that never
-    hears of a cancel made on another node, its `cancel` stops nothing."""
+    hears of a cancel made on another node, its `cancel` stops nothing (it is recorded)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -43,6 +44,7 @@ class GatedExecutor:
         self.on_reconnect: Callable[[], None] | None = None
         self.size, self.busy, self.queue_depth = 1, 0, 0
         self.broken: set[str] = set()  # readers that end in a bug, not a result
+        self.cancelled: list[str] = []
 
     async def run(self, job: OcrJob, on_progress: Callable[[Progress], None]) -> OcrResult:
         self.runs += 1
@@ -61,6 +63,7 @@ class GatedExecutor:
             return await self.gates.get()
 
     def cancel(self, task_id: str) -> bool:
+        self.cancelled.append(task_id)
         return False
 
     def status(self) -> list[dict[str, object]]:
@@ -160,3 +163,45 @@ async def test_a_bug_in_the_current_run_fails_the_task(nodes: tuple[Node, Node])
     await until_status(a.manager, task.id, TaskStatus.FAILED)
     failed = await a.manager.get(task.id)
     assert failed.error is not None and failed.error["code"] == "engine_error", failed
+
+
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+async def test_a_run_cancelled_on_another_node_stops_where_it_reads(
+    nodes: tuple[Node, Node],
+) -> None:
+    """Node A hears B's cancel and stops its run as a cancel on A does: the executor told
+    to forget the job, the run ended while its reader still waits (its gate is never
+    opened), instead of reading the document to its end for a dropped result. Only on
+    PostgreSQL: on SQLite one node serves the file, so every cancel is a local one."""
+    a, b = nodes
+    task, _ = await a.runner.submit(new_task())
+    gate = await a.executor.next_gate()
+    run = a.runner.running[task.id]
+    await b.runner.cancel(task.id)
+    await asyncio.wait([run], timeout=WAIT_S)
+    assert run.done() and not gate.is_set()
+    assert a.executor.cancelled == [task.id]
+    assert task.id not in a.runner.running
+    assert (await a.manager.get(task.id)).status == TaskStatus.CANCELLED
+
+
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+async def test_a_task_queued_here_and_cancelled_on_another_node_leaves_the_queue(
+    nodes: tuple[Node, Node],
+) -> None:
+    """A's only reader is busy, so its second task waits in A's queue; cancelled on B
+    and retried there at once, it must not be read by A too (A would start the task
+    that B now owns and has queued)."""
+    a, b = nodes
+    await a.runner.submit(new_task())
+    busy = await a.executor.next_gate()
+    queued, _ = await a.runner.submit(new_task())
+    await b.runner.cancel(queued.id)
+    async with asyncio.timeout(WAIT_S):
+        while queued.id in a.runner.queue:
+            await asyncio.sleep(0.01)
+    await b.runner.retry(queued.id)
+    (await b.executor.next_gate()).set()
+    busy.set()
+    await until_status(b.manager, queued.id, TaskStatus.COMPLETED)
+    assert a.executor.runs == 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ocrlive.errors import ApiError, InvalidState, StaleRun, TaskNotFound
@@ -70,6 +71,7 @@ class Journal:
         # run fence (_check_run) on an unshared log, where this process starts every
         # run: a progress report then reads no row for it.
         self._runs: dict[str, int] = {}
+        self.listeners: list[Callable[[list[Event]], None]] = []  # TaskManager.on_remote
 
     def remote(self, events: list[Event]) -> None:
         """Events another node committed (between this node's batches, in seq order):
@@ -80,6 +82,11 @@ class Journal:
                 self.publisher.publish(event)
             except Exception:  # stored all the same
                 log.exception("publishing event %d failed", event.seq)
+        for listener in self.listeners:
+            try:
+                listener(events)
+            except Exception:  # the events are applied all the same
+                log.exception("a listener of other nodes' events failed")
 
     async def submit(self, change: Change) -> Outcome:
         if self._flusher is None and not self._queue:  # nothing before it: it is next

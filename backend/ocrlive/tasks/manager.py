@@ -7,11 +7,13 @@ transaction (journal.py groups them and publishes each event after its commit).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 from ocrlive.errors import InvalidState, TaskNotFound, scrub_paths
 from ocrlive.events import (
     ACTIVE_STATUSES,
     TERMINAL_EVENTS,
+    Event,
     EventType,
     Publisher,
     Stage,
@@ -51,6 +53,11 @@ class TaskManager:
     @property
     def epoch(self) -> str:
         return self.store.log.epoch
+
+    def on_remote(self, listener: Callable[[list[Event]], None]) -> None:
+        """`listener` hears other nodes' events (PostgreSQL), in seq order, in the loop,
+        once they are applied and published here."""
+        self.journal.listeners.append(listener)
 
     async def start(self) -> None:
         # Before open: on PostgreSQL the log follows other nodes from the moment it opens.

@@ -6,7 +6,9 @@ storage to answer again (`_persist`), so a full disk holds a result in memory un
 it can be stored instead of killing the loop that carries it; the loops themselves run
 under a Supervisor that restarts one that dies anyway. Each task runs in its own child
 task, so a cancel stops exactly that run, whatever it is waiting on, before the cancel
-is answered: a retry sent at once never meets the old run in the OCR pool.
+is answered: a retry sent at once never meets the old run in the OCR pool. A cancel
+made on another node stops the run here the same way, as soon as this node hears the
+event (`_heard`), rather than letting it read every remaining page for nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ocrlive.errors import InvalidState, QueueFull, TaskNotFound
-from ocrlive.events import Priority, Task, TaskErrorCode, TaskStatus
+from ocrlive.events import FINISHED_STATUSES, Event, Priority, Task, TaskErrorCode, TaskStatus
 from ocrlive.ocr.executor import Executor
 from ocrlive.ocr.pool_state import (
     PoolClosed,
@@ -69,6 +71,11 @@ class Runner:
         self.health = health or StorageHealth()
         self.supervisor = Supervisor()
         self.running: dict[str, asyncio.Task[None]] = {}  # task id -> its run
+        self._runs: dict[str, int] = {}  # task id -> the run started here (its seq)
+        # The newest other node's event on a task in `running`, heard before its run was
+        # known here (between mark_started's commit and _run_one reading its seq).
+        self._early: dict[str, int] = {}
+        manager.on_remote(self._heard)
         self.cluster = cluster  # None: this runner is alone with its database (tests)
         if cluster is not None:  # what the manager creates or queues again is this node's
             manager.owner = cluster.node_id
@@ -141,10 +148,41 @@ class Runner:
         owned = await self.cluster.owned()
         for task_id in [t for t in self.queue.ids() if t not in owned]:
             self.queue.remove(task_id)
-        for task_id, run in list(self.running.items()):
-            if task_id not in owned:
-                self.pool.cancel(task_id)
-                run.cancel()
+        for task_id in [t for t in self.running if t not in owned]:
+            self._stop(task_id)
+
+    def _stop(self, task_id: str) -> asyncio.Task[None] | None:
+        """This node's work on the task stops: out of the queue, the executor forgets
+        the job at once (the pool's worker is told to stop, Dask's page futures are
+        cancelled), and the run stops now, wherever it waits. Its run, if any."""
+        self.queue.remove(task_id)
+        self.pool.cancel(task_id)
+        run = self.running.get(task_id)
+        if run is not None:
+            run.cancel()
+        return run
+
+    def _heard(self, events: list[Event]) -> None:
+        """Other nodes' events (in seq order, in the loop). A task read here that any
+        other node changed after this node started its run is no longer this run's:
+        nothing but a cancel there, the leader taking it over, or a newer run can write
+        it (the run fence drops the others' stale reports), so the run stops as a local
+        cancel stops it. A task only queued here leaves the queue once it is finished."""
+        for event in events:
+            task_id = event.task.id
+            if task_id in self.running:
+                run = self._runs.get(task_id)
+                if run is None:
+                    self._early[task_id] = event.seq
+                elif event.seq > run:
+                    self._stop_heard(task_id, event)
+            elif task_id in self.queue and event.task.status in FINISHED_STATUSES:
+                self._stop_heard(task_id, event)
+
+    def _stop_heard(self, task_id: str, event: Event) -> None:
+        log.info("task %s: %s on another node; this node stops reading it", task_id,
+                 event.type)  # fmt: skip
+        self._stop(task_id)
 
     def check_capacity(self) -> None:
         if len(self.queue) + self._admitting >= self.queue_limit:
@@ -167,11 +205,8 @@ class Runner:
 
     async def cancel(self, task_id: str) -> Task:
         task = await self.manager.cancel(task_id)
-        self.queue.remove(task_id)
-        self.pool.cancel(task_id)  # the executor forgets the job at once
-        run = self.running.get(task_id)
-        if run is not None:  # and that run stops now, wherever it waits
-            run.cancel()
+        run = self._stop(task_id)
+        if run is not None:  # stopped before the cancel is answered
             await asyncio.wait([run])
         return task
 
@@ -207,6 +242,8 @@ class Runner:
             finally:
                 if self.running.get(task_id) is run:
                     del self.running[task_id]
+                    self._runs.pop(task_id, None)
+                    self._early.pop(task_id, None)
             error = None if run.cancelled() else run.exception()
             if isinstance(error, PoolClosed):
                 return
@@ -236,6 +273,10 @@ class Runner:
         # (here or on another node), its late reports and result are dropped.
         run = task.version
         started.append(run)
+        self._runs[task_id] = run
+        if self._early.pop(task_id, 0) > run:  # changed on another node meanwhile
+            log.info("task %s: changed on another node as its run started here", task_id)
+            return
         job = await self._persist(lambda: self._job(task), "reading a task")
         try:
             result = await self.pool.run(job, lambda p: self.manager.report_progress(p, run))
