@@ -51,7 +51,11 @@ async def test_upload_runs_to_completion_and_the_result_is_served(client: Client
     result = await resp.json()
     assert resp.status == 200 and result["task_id"] == task["id"]
     (page,) = result["pages"]
-    assert page["lines"][0]["text"] and page["image_url"].endswith("/pages/1.png")
+    # The run that read it (the seq of its task.started) names its page images' folder.
+    (started,) = [e for e in events if e["event"] == "task.started"]
+    assert result["run"] == started["seq"]
+    assert page["image_url"] == f"/api/tasks/{task['id']}/pages/1.png?run={result['run']}"
+    assert page["lines"][0]["text"]
     listed = await (await client.get("/api/tasks?status=finished")).json()
     assert [t["id"] for t in listed["tasks"]] == [task["id"]]
     await live.close()

@@ -1,5 +1,6 @@
-"""A run cancelled and retried at once never completes the retried task (issue #9), and
-a run cancelled on another node stops on the node that reads it.
+"""A run cancelled and retried at once never completes the retried task (issue #9), nor
+replaces its page images, and a run cancelled on another node stops on the node that
+reads it.
 
 On PostgreSQL, node A reads a document; node B cancels it and retries it at once, and
 reads it itself; A, which never heard of the cancel, reports late progress and its
@@ -11,16 +12,21 @@ opens: what is tested is when a late result arrives, not how a page is read."""
 from __future__ import annotations
 
 import asyncio
+import io
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pypdfium2 as pdfium
 import pytest
+from PIL import Image
 from tests.unit.test_manager import RecordingPublisher, new_task
 
 from ocrlive.events import EventType, Stage, TaskStatus
 from ocrlive.ocr.types import OcrJob, OcrPage, OcrResult, Progress
+from ocrlive.settings import Settings
 from ocrlive.store import open_store
 from ocrlive.store.base import Store
 from ocrlive.store.db import is_url
@@ -28,12 +34,17 @@ from ocrlive.tasks.manager import TaskManager
 from ocrlive.tasks.runner import Runner
 
 WAIT_S = 10.0
+RED, BLUE = (200, 0, 0), (0, 0, 200)
 
 
 class GatedExecutor:
     """Each run reports that it reads, waits until the test opens its gate, reports
     once more and returns a page that says which run read it. Like a node that never
-    hears of a cancel made on another node, its `cancel` stops nothing (it is recorded)."""
+    hears of a cancel made on another node, its `cancel` stops nothing (it is recorded).
+    Given an image for a reader (`images`), it writes it as the page's image when the
+    reader's gate opens, by a writer
+    that a cancel does not stop (a pool worker's write, or Dask's save in a thread,
+    already under way when its run is cancelled)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -45,12 +56,18 @@ class GatedExecutor:
         self.size, self.busy, self.queue_depth = 1, 0, 0
         self.broken: set[str] = set()  # readers that end in a bug, not a result
         self.cancelled: list[str] = []
+        self.images: dict[str, bytes] = {}  # reader -> the page image it writes
+        self.writes: list[asyncio.Task[None]] = []
 
     async def run(self, job: OcrJob, on_progress: Callable[[Progress], None]) -> OcrResult:
         self.runs += 1
         reader = f"{self.name}-{self.runs}"
         gate = asyncio.Event()
         self.gates.put_nowait(gate)
+        if reader in self.images:
+            image = self.images[reader]
+            write = self._write_late(gate, Path(job.pages_dir) / "page-1.png", image)
+            self.writes.append(asyncio.ensure_future(write))
         on_progress(Progress(job.task_id, Stage.RECOGNIZING, 10.0, f"{reader} reads", 1, 1))
         await gate.wait()
         if reader in self.broken:
@@ -61,6 +78,12 @@ class GatedExecutor:
     async def next_gate(self) -> asyncio.Event:
         async with asyncio.timeout(WAIT_S):
             return await self.gates.get()
+
+    @staticmethod
+    async def _write_late(gate: asyncio.Event, path: Path, image: bytes) -> None:
+        await gate.wait()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(image)
 
     def cancel(self, task_id: str) -> bool:
         self.cancelled.append(task_id)
@@ -79,7 +102,7 @@ class Node:
 
 
 @pytest.fixture
-async def nodes(database: Path | str, tmp_path: Path) -> AsyncIterator[tuple[Node, Node]]:
+async def nodes(database: Path | str, settings: Settings) -> AsyncIterator[tuple[Node, Node]]:
     """Nodes A and B: two on PostgreSQL; on SQLite (one process per file) A twice."""
     made: list[Node] = []
     for name in ("a", "b") if is_url(database) else ("a",):
@@ -87,7 +110,7 @@ async def nodes(database: Path | str, tmp_path: Path) -> AsyncIterator[tuple[Nod
         manager = TaskManager(store, RecordingPublisher(), progress_interval=0.01)
         await manager.start()
         executor = GatedExecutor(name)
-        runner = Runner(manager, executor, tmp_path / "pages", queue_limit=10, concurrency=1)  # type: ignore[arg-type]
+        runner = Runner(manager, executor, settings.pages_dir, queue_limit=10, concurrency=1)  # type: ignore[arg-type]
         await runner.start()
         made.append(Node(store, manager, runner, executor))
     yield made[0], made[-1]
@@ -205,3 +228,77 @@ async def test_a_task_queued_here_and_cancelled_on_another_node_leaves_the_queue
     busy.set()
     await until_status(b.manager, queued.id, TaskStatus.COMPLETED)
     assert a.executor.runs == 1
+
+
+async def test_a_stale_run_writing_late_never_replaces_the_current_runs_images(
+    nodes: tuple[Node, Node], database: Path | str, make_settings: Callable[..., Settings],
+    start_app: Callable[..., Any],
+) -> None:  # fmt: skip
+    """A reads; the task is cancelled and retried through B, which reads and completes
+    it; then A's image, whose write was under way, lands. The page image served for the
+    result (by its `image_url`, and by the plain page route) and the one the searchable
+    PDF embeds are B's. On SQLite the same cancel and retry on one node: a cancel does
+    not stop a pool worker's write in flight either."""
+    a, b = nodes
+    a.executor.images["a-1"] = png(RED)
+    task, _ = await a.runner.submit(new_task())
+    first = await a.executor.next_gate()
+    b.executor.images[f"{b.executor.name}-{b.executor.runs + 1}"] = png(BLUE)  # the retry
+    await b.runner.cancel(task.id)
+    await b.runner.retry(task.id)
+    (await b.executor.next_gate()).set()
+    await until_status(b.manager, task.id, TaskStatus.COMPLETED)
+    first.set()
+    await asyncio.gather(*a.executor.writes, *b.executor.writes)  # A's late image lands
+    client = await start_app(make_settings(database_url=database if is_url(database) else ""))
+    async with client.get(f"/api/tasks/{task.id}/result") as resp:
+        page = (await resp.json())["pages"][0]
+    for url in (page["image_url"], f"/api/tasks/{task.id}/pages/1.png"):
+        async with client.get(url) as resp:
+            assert resp.status == 200, url
+            assert colour(await resp.read()) == BLUE, url
+    async with client.get(f"/api/tasks/{task.id}/export.pdf") as resp:
+        pdf = pdfium.PdfDocument(await resp.read())
+    rendered = pdf[0].render(scale=10).to_pil()
+    assert nearest(rendered.getpixel((rendered.width // 2, rendered.height // 2))) == BLUE
+
+
+def png(rgb: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (10, 10), rgb).save(out, format="PNG")
+    return out.getvalue()
+
+
+def colour(data: bytes) -> tuple[int, int, int]:
+    return nearest(Image.open(io.BytesIO(data)).convert("RGB").getpixel((5, 5)))
+
+
+def nearest(pixel: Any) -> tuple[int, int, int]:
+    """RED or BLUE, whichever the pixel is closer to (a rendered PDF blends a little)."""
+    rgb = pixel[:3]
+    return min((RED, BLUE), key=lambda c: sum((p - q) ** 2 for p, q in zip(rgb, c, strict=True)))
+
+
+async def test_a_result_stored_before_runs_had_folders_shows_its_images_as_before(
+    nodes: tuple[Node, Node], database: Path | str, settings: Settings,
+    make_settings: Callable[..., Settings], start_app: Callable[..., Any],
+) -> None:  # fmt: skip
+    """An existing installation's result names no run; its images are page-N.png in the
+    task's folder: the page route and the export still find them there."""
+    a, _ = nodes
+    task, _ = await a.manager.create(new_task())
+    run = (await a.manager.mark_started(task.id)).version
+    page = {"number": 1, "width": 10, "height": 10, "rotation": 0, "text": "", "lines": [],
+            "image_url": f"/api/tasks/{task.id}/pages/1.png"}  # fmt: skip
+    old = {"task_id": task.id, "text": "", "score": 0.0, "engine": {}, "pages": [page]}
+    await a.manager.complete(task.id, old, run=run)  # type: ignore[arg-type]
+    (settings.pages_dir / task.id).mkdir(parents=True)
+    (settings.pages_dir / task.id / "page-1.png").write_bytes(png(RED))
+    client = await start_app(make_settings(database_url=database if is_url(database) else ""))
+    async with client.get(page["image_url"]) as resp:
+        assert resp.status == 200 and colour(await resp.read()) == RED
+    async with client.get(f"/api/tasks/{task.id}/export.pdf") as resp:
+        rendered = pdfium.PdfDocument(await resp.read())[0].render(scale=10).to_pil()
+    assert nearest(rendered.getpixel((rendered.width // 2, rendered.height // 2))) == RED
+    async with client.get(f"/api/tasks/{task.id}/pages/1.png?run=0") as resp:
+        assert resp.status == 400

@@ -17,7 +17,7 @@ from ocrlive.http.access import principal, subject
 from ocrlive.http.tasks import int_query
 from ocrlive.keys import MANAGER, RECORDS, RUNNER, SETTINGS
 from ocrlive.ocr.types import ReadSettings, TaskResult
-from ocrlive.records import exports
+from ocrlive.records import exports, page_images
 from ocrlive.records.base import SearchFilters
 from ocrlive.records.query import parse_query
 from ocrlive.records.revisions import EditRequest, shape_line, shape_result
@@ -208,7 +208,8 @@ async def _document(request: web.Request, task_id: str) -> exports.Document:
     settings = request.app[SETTINGS]
     name = _file_stem(task.patient_id, task.filename.rsplit(".", 1)[0])
     subject(request, task, f"export as {request.match_info.get('format') or 'zip'}")
-    return exports.Document(task.id, name, result, settings.pages_dir / task.id, settings.pdf_dpi)
+    images = page_images.result_folder(settings.pages_dir / task.id, result)
+    return exports.Document(task.id, name, result, images, settings.pdf_dpi)
 
 
 async def export_one(request: web.Request) -> web.Response:

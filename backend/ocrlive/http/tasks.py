@@ -12,9 +12,12 @@ from ocrlive import __version__
 from ocrlive.errors import IdempotencyConflict, InvalidRequest, NotFound
 from ocrlive.http.access import subject
 from ocrlive.http.uploads import Upload, receive_upload
-from ocrlive.keys import MANAGER, POOL, RUNNER, SETTINGS, STORAGE, STORE, WS, uptime
+from ocrlive.keys import MANAGER, POOL, RECORDS, RUNNER, SETTINGS, STORAGE, STORE, WS, uptime
+from ocrlive.records import page_images
 from ocrlive.store.base import TaskFilter
 from ocrlive.tasks.manager import NewTask
+
+RUN_MAX, RUN_DIGITS = 2**63 - 1, 19  # a run is an event's seq (a BIGINT)
 
 
 async def create_task(request: web.Request) -> web.Response:
@@ -73,12 +76,14 @@ async def list_tasks(request: web.Request) -> web.Response:
     return web.json_response({"tasks": [t.to_json() for t in tasks]})
 
 
-def int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+def int_query(
+    request: web.Request, name: str, default: int, low: int, high: int, *, digits: int = 9
+) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
     # isascii: str.isdigit() also accepts "²" and "٣", which int() refuses or misreads.
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= digits) or not low <= int(raw) <= high:
         raise InvalidRequest(f"{name} must be an integer from {low} to {high}")
     return int(raw)
 
@@ -90,12 +95,21 @@ async def get_task(request: web.Request) -> web.Response:
 
 
 async def get_page(request: web.Request) -> web.FileResponse:
+    """The image of a page as a run read it: `run` as the result's `image_url` names it;
+    without, the image of a result stored before runs had folders, else the current
+    result's (records/page_images.py)."""
     task = await request.app[MANAGER].get(request.match_info["task_id"])
-    number = request.match_info["number"]
-    path = request.app[SETTINGS].pages_dir / task.id / f"page-{int(number)}.png"
+    number = int(request.match_info["number"])
+    folder = request.app[SETTINGS].pages_dir / task.id
+    run = int_query(request, "run", 0, 1, RUN_MAX, digits=RUN_DIGITS)
+    path = page_images.page_path(page_images.run_folder(folder, run) if run else folder, number)
+    if not run and not path.is_file():
+        found = await request.app[RECORDS].reads.current(task.id)
+        if found is not None:
+            path = page_images.page_path(page_images.result_folder(folder, found[0]), number)
     if not path.is_file():
         raise NotFound(f"No page {number} for this task")
-    subject(request, task, f"page {int(number)}")
+    subject(request, task, f"page {number}")
     return web.FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
 
 

@@ -104,7 +104,8 @@ class ReadSettings:
 
 @dataclass(frozen=True)
 class OcrJob:
-    """One document to read. `pages_dir` receives page-N.png for the viewer."""
+    """One document to read. `pages_dir` (the run's own folder) receives page-N.png for
+    the viewer."""
 
     task_id: str
     path: str
@@ -179,7 +180,7 @@ class PageJson(TypedDict):
     rotation: int  # clockwise degrees the page was turned to read it upright
     text: str
     lines: list[LineJson]
-    image_url: NotRequired[str]  # added by the runner: /api/tasks/{id}/pages/{n}.png
+    image_url: NotRequired[str]  # by the runner: /api/tasks/{id}/pages/{n}.png?run={run}
 
 
 class OcrResultJson(TypedDict):
@@ -190,9 +191,12 @@ class OcrResultJson(TypedDict):
 
 
 class TaskResult(OcrResultJson):
-    """GET /api/tasks/{id}/result, as stored."""
+    """GET /api/tasks/{id}/result, as stored. `run`: the run that read it (the seq of
+    its task.started event), whose folder holds its page images; results stored before
+    runs had folders have none (records/page_images.py)."""
 
     task_id: str
+    run: NotRequired[int]
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from ocrlive.ocr.types import (
     TaskCancelled,
     TaskResult,
 )
+from ocrlive.records import page_images
 from ocrlive.store.health import StorageHealth, is_storage_error
 from ocrlive.store.nodes import RELEASED, Adopted
 from ocrlive.tasks import rerun_settings
@@ -277,7 +278,7 @@ class Runner:
         if self._early.pop(task_id, 0) > run:  # changed on another node meanwhile
             log.info("task %s: changed on another node as its run started here", task_id)
             return
-        job = await self._persist(lambda: self._job(task), "reading a task")
+        job = await self._persist(lambda: self._job(task, run), "reading a task")
         try:
             result = await self.pool.run(job, lambda p: self.manager.report_progress(p, run))
         except TaskCancelled:
@@ -294,12 +295,12 @@ class Runner:
         except StorageFault as exc:
             await self._after_storage_fault(task, str(exc))
         else:
-            stored = self._result_json(task_id, result.to_json(), job.settings)
+            stored = self._result_json(task_id, result.to_json(), job.settings, run)
             with contextlib.suppress(InvalidState):  # StaleRun too: logged by the journal
                 await self._persist(
                     lambda: self.manager.complete(task_id, stored, run=run), "a result"
                 )
-                await asyncio.to_thread(rerun_settings.forget, Path(job.pages_dir))
+                await asyncio.to_thread(rerun_settings.forget, self.pages_dir / task_id)
 
     async def _persist(self, write: Callable[[], Awaitable[T]], what: str) -> T:
         """`write()`, again and again while storage refuses it (full disk, I/O error,
@@ -320,23 +321,27 @@ class Runner:
                     self.health.recovered()
                 return done
 
-    async def _job(self, task: Task) -> OcrJob:
+    async def _job(self, task: Task, run: int) -> OcrJob:
+        """The run's page images go to a folder of its own (records/page_images.py): a
+        stale run still writing can never replace the current run's."""
         path = await self.manager.store.tasks.file_path(task.id)
         if path is None:
             raise TaskNotFound(task.id)
         folder = self.pages_dir / task.id
         settings = await asyncio.to_thread(rerun_settings.load, folder)
-        return OcrJob(task_id=task.id, path=path, pages_dir=str(folder), settings=settings)
+        images = str(page_images.run_folder(folder, run))
+        return OcrJob(task_id=task.id, path=path, pages_dir=images, settings=settings)
 
     def _result_json(
-        self, task_id: str, result: OcrResultJson, settings: ReadSettings
+        self, task_id: str, result: OcrResultJson, settings: ReadSettings, run: int
     ) -> TaskResult:
-        """With the page images' URLs, and in `engine.settings` what a re-run changed
-        of the server's engine settings (kept with the revision)."""
+        """With the run that read it and its page images' URLs, and in
+        `engine.settings` what a re-run changed of the server's engine settings (kept
+        with the revision)."""
         for page in result["pages"]:
-            page["image_url"] = f"/api/tasks/{task_id}/pages/{page['number']}.png"
+            page["image_url"] = page_images.image_url(task_id, page["number"], run)
         result["engine"] = {**result["engine"], "settings": settings.to_json()}
-        return {"task_id": task_id, **result}
+        return {"task_id": task_id, "run": run, **result}
 
     async def _finish_failed(
         self, task_id: str, code: TaskErrorCode, message: str, *, run: int | None = None

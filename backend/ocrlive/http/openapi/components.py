@@ -177,6 +177,11 @@ READ_SETTINGS_SCHEMA = {
 RESULT = object_schema(
     {
         "task_id": _STR,
+        "run": {
+            "type": "integer",
+            "description": "The run that read it (the seq of its `task.started` event); "
+            "absent from results stored before page images were kept per run",
+        },
         "text": _STR,
         "score": _NUM,
         "engine": {
@@ -192,6 +197,7 @@ RESULT = object_schema(
         "pending_review": {"type": "integer", "description": "doubtful lines not reviewed"},
     }
 )
+RESULT["required"].remove("run")  # not in a result stored before it existed
 ERROR = object_schema({"error": object_schema({"code": _STR, "message": _STR})})
 NODE = object_schema(
     {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ocrlive import events as ev
-from ocrlive.http.openapi.components import TASK_ID, errors, json_body, ref
+from ocrlive.http.openapi.components import TASK_ID, errors, json_body, query, ref
 
 _ONE_TASK = {
     "type": "object",
@@ -144,10 +144,16 @@ PATHS: dict[str, Any] = {
                     "required": True,
                     "schema": {"type": "integer", "minimum": 1},
                 },
+                query(
+                    "run",
+                    {"type": "integer", "minimum": 1},
+                    "The run that read it, as a result's `image_url` names it; without: "
+                    "the current result's image",
+                ),
             ],
             "responses": {
                 "200": {"description": "The page image", "content": {"image/png": {}}},
-                **errors("not_found"),
+                **errors("not_found", "invalid_request"),
             },
         }
     },
