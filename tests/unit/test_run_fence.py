@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 from tests.unit.test_manager import RecordingPublisher, new_task
 
-from ocrlive.events import EventType, Stage, TaskStatus
+from ocrlive.events import EventType, Stage, Task, TaskStatus
 from ocrlive.ocr.types import OcrJob, OcrPage, OcrResult, Progress
 from ocrlive.settings import Settings
 from ocrlive.store import open_store
@@ -206,6 +206,33 @@ async def test_a_run_cancelled_on_another_node_stops_where_it_reads(
     assert a.executor.cancelled == [task.id]
     assert task.id not in a.runner.running
     assert (await a.manager.get(task.id)).status == TaskStatus.CANCELLED
+
+
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+async def test_a_cancel_heard_as_the_run_starts_stops_it_before_it_reads(
+    nodes: tuple[Node, Node], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """B's cancel is committed, and heard on A, between the commit of A's task.started
+    and A's runner learning which run that started: the run stops before it reads."""
+    a, b = nodes
+    start = a.manager.mark_started
+
+    async def started_then_cancelled_elsewhere(task_id: str) -> Task:
+        task = await start(task_id)
+        await b.runner.cancel(task_id)
+        async with asyncio.timeout(WAIT_S):  # until A has heard it
+            while (a.manager.live.get(task_id) or task).status != TaskStatus.CANCELLED:
+                await asyncio.sleep(0.01)
+        return task
+
+    monkeypatch.setattr(a.manager, "mark_started", started_then_cancelled_elsewhere)
+    task, _ = await a.runner.submit(new_task())
+    async with asyncio.timeout(WAIT_S):
+        while (await a.manager.get(task.id)).status != TaskStatus.CANCELLED:
+            await asyncio.sleep(0.01)
+        while task.id in a.runner.running or task.id in a.runner.queue:
+            await asyncio.sleep(0.01)
+    assert a.executor.runs == 0
 
 
 @pytest.mark.parametrize("database", ["postgres"], indirect=True)
