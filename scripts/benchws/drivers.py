@@ -76,16 +76,6 @@ class OcrliveDriver:
             ids.append(task.id)
         return ids
 
-    async def _claim(self, task_id: str) -> None:
-        """Owned by this node, as an upload's task is: a task nobody owns is taken over
-        by the leader's sweep once it has not changed for a lease (tasks/cluster.py),
-        which queued the burst's task again, so its progress was refused."""
-        from ocrlive.keys import RUNNER
-
-        cluster = self.app[RUNNER].cluster
-        if cluster is not None:
-            await cluster.claim(task_id)
-
     async def publish(self, task_id: str, message: str, how: str) -> None:
         if how == "hub":
             self._publish_to_hub(task_id, message)

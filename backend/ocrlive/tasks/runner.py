@@ -252,9 +252,8 @@ class Runner:
                 raise error  # the supervisor logs it and starts this loop again
 
     async def _run_guarded(self, task_id: str) -> None:
-        started: list[int] = []  # the run, once _run_one has started the task
         try:
-            await self._run_one(task_id, started)
+            await self._run_one(task_id)
         except (InvalidState, TaskNotFound):
             return  # cancelled or purged while it waited in the queue
         except (PoolClosed, asyncio.CancelledError):
@@ -265,15 +264,14 @@ class Runner:
             # node must not fail the newer run with its own bug.
             await self._finish_failed(
                 task_id, TaskErrorCode.ENGINE_ERROR, "Unexpected server error",
-                run=started[0] if started else None,
+                run=self._runs.get(task_id),  # None: it failed before it started
             )  # fmt: skip
 
-    async def _run_one(self, task_id: str, started: list[int]) -> None:
+    async def _run_one(self, task_id: str) -> None:
         task = await self._persist(lambda: self.manager.mark_started(task_id), "starting a task")
         # Everything this run reports carries it: once the task is cancelled and retried
         # (here or on another node), its late reports and result are dropped.
         run = task.version
-        started.append(run)
         self._runs[task_id] = run
         if self._early.pop(task_id, 0) > run:  # changed on another node meanwhile
             log.info("task %s: changed on another node as its run started here", task_id)
