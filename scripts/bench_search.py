@@ -9,10 +9,13 @@
    document type and a date range): p50/p95/max in ms of wall time, and p50/p95 of the
    CPU time this process spent (the aiosqlite thread included): on a shared machine the
    wall time also counts the wait for a core.
-3. The write path: tasks created, started, three progress events and completed through
-   the real TaskManager and journal on the filled database, with the index triggers and
-   without them (dropped, then restored), rounds interleaved; completions/s and their ratio,
-   and the writer thread's CPU a completion (on minus off: the index batches' own cost).
+3. The write path: tasks created, started, ~15 progress events a page (and none: the
+   index's worst case) and completed through the real TaskManager and journal on the
+   filled database, with the index triggers and without them (dropped, then restored),
+   in pairs of rounds, off-on then on-off. Completions/s and the median of the pairs'
+   ratios; and where the index's CPU goes, measured on the threads that spend it: the
+   writer thread (its batches) and the others (WAL checkpoints), on minus off, as a
+   share of a completion's CPU without the index.
 
     python scripts/bench_search.py [--docs 100000] [--db /tmp/ocrlive-bench-search.db]
 """
@@ -28,10 +31,11 @@ import sqlite3
 import statistics
 import string
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
@@ -257,13 +261,18 @@ class _Nobody:
 PROGRESS_PER_PAGE = 15
 
 
+class Round(NamedTuple):
+    wall: float  # completions per wall second
+    cpu: float  # completions per CPU second of this process, every thread included
+    writer_ms: float  # the writer thread's CPU a completion: the index batches, nearly
+    # every other write commits on the event loop
+    others_ms: float  # the other threads' (WAL checkpoints): the index's pages copied too
+
+
 async def completions_per_second(
     path: Path, tasks: int, concurrency: int, progress_per_page: int
-) -> tuple[float, float, float]:
-    """(completions per wall second, per CPU second of this process: the writer thread
-    included; robust to other load on a shared machine, the writer thread's CPU ms per
-    completion: what the index batches cost, as nearly every other write commits on
-    the event loop; a figure of its own, unmoved by the loop's share of the noise)."""
+) -> Round:
+    """One round of `tasks` completions through the real TaskManager and journal."""
     store, maker = open_sqlite(path), TextMaker(seed=int(time.time()))
     manager = TaskManager(store, _Nobody(), progress_interval=0)
     await manager.start()
@@ -280,52 +289,76 @@ async def completions_per_second(
             await manager.apply_progress(progress)
         await manager.complete(task.id, results[n])
 
-    writer = await store.db.writer.run(_thread_cpu)
-    wall, cpu = time.perf_counter(), time.process_time()
+    writer = await store.db.writer.run(lambda _conn: threading.get_native_id())
+    threads, wall, cpu = threads_cpu(), time.perf_counter(), time.process_time()
     for first in range(0, tasks, concurrency):
         await asyncio.gather(*(one(n) for n in range(first, min(first + concurrency, tasks))))
     await store.log.index_queued()  # the last batch's indexing is timed too
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    writer = await store.db.writer.run(_thread_cpu) - writer
+    spent = {tid: s - threads.get(tid, 0.0) for tid, s in threads_cpu().items()}
     await store.close()
-    return tasks / wall, tasks / cpu, 1000 * writer / tasks
+    others = sum(s for tid, s in spent.items() if tid not in (writer, threading.get_native_id()))
+    return Round(tasks / wall, tasks / cpu, 1000 * spent.get(writer, 0.0) / tasks,
+                 1000 * others / tasks)  # fmt: skip
 
 
-def _thread_cpu(_conn: object) -> float:
-    return time.thread_time()  # run on the writer's thread
+def threads_cpu() -> dict[int, float]:
+    """CPU seconds of each thread of this process so far (Linux schedstat, ns)."""
+    found: dict[int, float] = {}
+    for tid in os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else []:
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as f:
+                found[int(tid)] = int(f.read().split()[0]) / 1e9
+        except (OSError, IndexError, ValueError):
+            continue  # the thread ended
+    return found
 
 
 async def bench_writes(
     path: Path, rounds: int, tasks: int, concurrency: int, progress_per_page: int
 ) -> list[object]:
     sqls = saved_triggers(path)
-    rates: dict[bool, list[tuple[float, float, float]]] = {True: [], False: []}
+    rates: dict[bool, list[Round]] = {True: [], False: []}
     try:
-        for _ in range(rounds):
-            for indexed in (False, True):
+        for n in range(rounds):
+            # Off-on, then on-off: a steady drift of the machine's speed then favours
+            # neither side. Identical rounds a few seconds apart differed by up to 25% in
+            # CPU a completion here (2026-11-30), more than the index costs.
+            for indexed in (False, True) if n % 2 == 0 else (True, False):
                 set_triggers(path, sqls, indexed)
                 rate = await completions_per_second(path, tasks, concurrency, progress_per_page)
                 rates[indexed].append(rate)
                 print(f"   progress/page {progress_per_page}, index {'on ' if indexed else 'off'}:"
-                      f" {rate[0]:.1f}/s wall, {rate[1]:.1f}/s CPU, writer thread"
-                      f" {rate[2]:.3f} ms/task", flush=True)  # fmt: skip
+                      f" {rate.wall:.1f}/s wall, {rate.cpu:.1f}/s CPU, writer thread"
+                      f" {rate.writer_ms:.3f} ms/task, others {rate.others_ms:.3f}",
+                      flush=True)  # fmt: skip
     finally:
         set_triggers(path, sqls, True)
+    return writes_row(progress_per_page, rates)
+
+
+def writes_row(progress_per_page: int, rates: dict[bool, list[Round]]) -> list[object]:
+    """Each ratio is the median of the rounds' own ratios (each round against the one
+    beside it), robust to the drift between pairs; then the index's own CPU."""
     row: list[object] = [f"{progress_per_page} a page" if progress_per_page else "bare"]
-    for i in (0, 1):  # wall, cpu
-        off = statistics.median(r[i] for r in rates[False])
-        on = statistics.median(r[i] for r in rates[True])
-        row += [f"{off:.1f}", f"{on:.1f}", f"{on / off:.3f}"]
-    # Each round's ratio against the round before it (interleaved), and the index's own
-    # CPU per completion: what the ratio means whatever else the task's writes cost.
-    pairs = [on[1] / off[1] for off, on in zip(rates[False], rates[True], strict=True)]
-    off_cpu = statistics.median(r[1] for r in rates[False])
-    on_cpu = statistics.median(r[1] for r in rates[True])
-    row += [f"{min(pairs):.2f}-{max(pairs):.2f}", f"{1000 / on_cpu - 1000 / off_cpu:.2f}"]
-    # The writer thread's CPU, index on minus off: the batches' own cost a completion.
-    thread = [statistics.median(r[2] for r in rates[on]) for on in (True, False)]
-    row += [f"{thread[0] - thread[1]:.3f}"]
-    return row
+    pairs = list(zip(rates[False], rates[True], strict=True))
+    for field in ("wall", "cpu"):
+        off = statistics.median(getattr(r, field) for r in rates[False])
+        on = statistics.median(getattr(r, field) for r in rates[True])
+        ratio = statistics.median(getattr(b, field) / getattr(a, field) for a, b in pairs)
+        row += [f"{off:.1f}", f"{on:.1f}", f"{ratio:.3f}"]
+    cpu_ratios = [b.cpu / a.cpu for a, b in pairs]
+    row += [f"{min(cpu_ratios):.2f}-{max(cpu_ratios):.2f}"]
+    row += [f"{statistics.median(1000 / b.cpu - 1000 / a.cpu for a, b in pairs):.2f}"]
+    # The index batches' own CPU (the writer thread, on minus off) and the checkpoints'
+    # extra, against a completion's CPU without the index: the index's share measured
+    # where it runs, which the whole-path ratio cannot resolve when rounds vary by more.
+    # Not in it: the triggers' two rows a completion (search_docs, search_pending),
+    # written on the event loop within the completion's own transaction.
+    batches = statistics.median(b.writer_ms - a.writer_ms for a, b in pairs)
+    copies = statistics.median(b.others_ms - a.others_ms for a, b in pairs)
+    share = (batches + copies) / statistics.median(1000 / a.cpu for a, _ in pairs)
+    return [*row, f"{batches:.3f}", f"{copies:.3f}", f"{100 * share:.1f}%"]
 
 
 def load_average() -> str:
@@ -342,8 +375,8 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--docs", type=int, default=100_000)
     parser.add_argument("--db", type=Path, default=Path("/tmp/ocrlive-bench-search.db"))
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--write-tasks", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--write-tasks", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--only", choices=("search", "writes"), help="run one half")
     args = parser.parse_args()
@@ -370,7 +403,7 @@ async def main() -> None:
         print()
         table(["progress events", "wall off /s", "wall on /s", "ratio", "CPU off /s",
                "CPU on /s", "ratio", "rounds' CPU ratios", "index CPU ms/task",
-               "batches' CPU ms/task"],
+               "batches' CPU ms/task", "checkpoints' ms/task", "own share"],
               writes)  # fmt: skip
     print(f"\nload average at the end: {load_average()}")
 
