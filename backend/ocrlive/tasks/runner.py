@@ -2,7 +2,7 @@
 registry (which stores and publishes them). The OCR code never sees either.
 
 Nothing here may stop on a fault of the disk: every write of a task's state waits for
-storage to answer again (`_persist`), so a full disk holds a result in memory until
+storage to answer again (persist.py), so a full disk holds a result in memory until
 it can be stored instead of killing the loop that carries it; the loops themselves run
 under a Supervisor that restarts one that dies anyway. Each task runs in its own child
 task, so a cancel stops exactly that run, whatever it is waiting on, before the cancel
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -40,11 +39,12 @@ from ocrlive.ocr.types import (
     TaskResult,
 )
 from ocrlive.records import page_images
-from ocrlive.store.health import StorageHealth, is_storage_error
+from ocrlive.store.health import StorageHealth
 from ocrlive.store.nodes import RELEASED, Adopted
 from ocrlive.tasks import rerun_settings
 from ocrlive.tasks.cluster import Cluster
 from ocrlive.tasks.manager import NewTask, TaskManager
+from ocrlive.tasks.persist import persist, wait_for_disk
 from ocrlive.tasks.queue import TaskQueue
 from ocrlive.tasks.supervisor import Supervisor
 
@@ -52,8 +52,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MAX_CRASH_ATTEMPTS = 2  # a document that kills its worker twice is failed, not retried forever
-STORAGE_RETRY_FIRST_S = 0.5
-STORAGE_RETRY_MAX_S = 10.0  # how long at most a freed disk waits to be noticed
 
 
 class Runner:
@@ -301,23 +299,8 @@ class Runner:
                 await asyncio.to_thread(rerun_settings.forget, self.pages_dir / task_id)
 
     async def _persist(self, write: Callable[[], Awaitable[T]], what: str) -> T:
-        """`write()`, again and again while storage refuses it (full disk, I/O error,
-        lock timeout), with backoff; other errors propagate. Holds this run, and what
-        it carries (a result), until storage answers."""
-        delay = STORAGE_RETRY_FIRST_S
-        while True:
-            try:
-                done = await write()
-            except Exception as exc:
-                if not is_storage_error(exc):
-                    raise
-                self.health.failed(f"storing {what}", exc)
-                await asyncio.sleep(delay)
-                delay = min(STORAGE_RETRY_MAX_S, delay * 2)
-            else:
-                if delay > STORAGE_RETRY_FIRST_S:
-                    self.health.recovered()
-                return done
+        """Holds this run, and what it carries (a result), until storage takes it."""
+        return await persist(self.health, write, what)
 
     async def _job(self, task: Task, run: int) -> OcrJob:
         """The run's page images go to a folder of its own (records/page_images.py): a
@@ -376,7 +359,7 @@ class Runner:
         waits for the disk and runs again, and no attempt is held against it."""
         log.warning("task %s: storage failed while it was read (%s); it runs again once "
                     "the disk takes writes", task.id, detail[:200])  # fmt: skip
-        await self._wait_for_disk()
+        await wait_for_disk(self.health, self.pages_dir)
         await self._requeue(task.id, "Storage was unavailable; reading it again", run=task.version)
 
     async def _requeue(
@@ -389,28 +372,3 @@ class Runner:
                 "a retry",
             )
             await self.queue.put(task.id, Priority.URGENT)
-
-    async def _wait_for_disk(self) -> None:
-        delay = STORAGE_RETRY_FIRST_S
-        while True:
-            try:
-                await asyncio.to_thread(_probe_write, self.pages_dir)
-            except OSError as exc:
-                self.health.failed("writing page images", exc)
-                await asyncio.sleep(delay)
-                delay = min(STORAGE_RETRY_MAX_S, delay * 2)
-            else:
-                return
-
-
-def _probe_write(folder: Path) -> None:
-    """Write, sync and remove 1 MiB where page images go: what a page needs."""
-    folder.mkdir(parents=True, exist_ok=True)
-    probe = folder / ".probe"
-    try:
-        with open(probe, "wb") as out:
-            out.write(b"\0" * (1 << 20))
-            out.flush()
-            os.fsync(out.fileno())
-    finally:
-        probe.unlink(missing_ok=True)
