@@ -85,6 +85,8 @@ export interface OcrResult {
   score: number;
   engine: Record<string, unknown>;
   pages: OcrPage[];
+  /** The run that read it (its pages' `image_url` name it); absent on results stored before runs had folders. */
+  run?: number;
   revision?: number;
   review_threshold?: number;
   pending_review?: number;
