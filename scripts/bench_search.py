@@ -322,7 +322,7 @@ async def bench_writes(
     try:
         for n in range(rounds):
             # Off-on, then on-off: a steady drift of the machine's speed then favours
-            # neither side. Identical rounds a few seconds apart differed by up to 25% in
+            # neither side. Identical rounds a few seconds apart differed by 20-35% in
             # CPU a completion here (2026-11-30), more than the index costs.
             for indexed in (False, True) if n % 2 == 0 else (True, False):
                 set_triggers(path, sqls, indexed)
