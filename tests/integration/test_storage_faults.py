@@ -25,17 +25,29 @@ pytestmark = pytest.mark.engine
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
+def as_root(*command: str) -> list[str]:
+    """As scripts/install.sh does: through sudo (never prompting) when not root."""
+    return list(command) if os.geteuid() == 0 else ["sudo", "-n", *command]
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs to fill needs root (CI and the dev machine are)")
+    """A 40 MiB tmpfs the server (this user) can fill."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(mount)], check=True)
+    options = f"size=40m,uid={os.getuid()},gid={os.getgid()}"
+    try:
+        subprocess.run(
+            as_root("mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount)),
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+    except (OSError, subprocess.CalledProcessError) as exc:  # no sudo, or it asks
+        said = getattr(exc, "stderr", "") or exc
+        pytest.fail(f"mounting a small tmpfs needs root or sudo without a prompt: {said}")
     try:
         yield mount
     finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+        subprocess.run(as_root("umount", "-l", str(mount)), check=False)
 
 
 def page_png(tmp_path: Path, lines: int, seed: int) -> bytes:
