@@ -48,17 +48,31 @@ def pin_to(cpu: int | None) -> None:
         os.sched_setaffinity(0, {cpu})
 
 
+def schedstat(task: str) -> tuple[float, float] | None:
+    """(seconds on a CPU, seconds runnable but waiting for one) of /proc/`task`
+    (Linux schedstat); None where the kernel does not say or the thread ended."""
+    try:
+        with open(f"/proc/{task}/schedstat") as f:
+            ran, waited = f.read().split()[:2]
+        return int(ran) / 1e9, int(waited) / 1e9
+    except (OSError, ValueError):
+        return None
+
+
 def waited_for_cpu_s(pid: int | None = None) -> float:
     """How long the calling thread (or process `pid`'s main thread: a server's event
     loop) has been runnable but not running (Linux schedstat's run-queue wait): the
     time other tasks on its core took from it. A latency tail with a large wait came
     from the machine, not from the code measured; 0.0 where the kernel does not say."""
-    task = f"{pid}/task/{pid}" if pid else f"self/task/{threading.get_native_id()}"
-    try:
-        with open(f"/proc/{task}/schedstat") as f:
-            return int(f.read().split()[1]) / 1e9
-    except (OSError, IndexError, ValueError):
-        return 0.0
+    found = schedstat(f"{pid}/task/{pid}" if pid else f"self/task/{threading.get_native_id()}")
+    return found[1] if found else 0.0
+
+
+def threads_cpu() -> dict[int, float]:
+    """CPU seconds of each thread of this process so far (Linux; empty elsewhere)."""
+    tids = os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else []
+    found = {int(tid): schedstat(f"self/task/{tid}") for tid in tids}
+    return {tid: times[0] for tid, times in found.items() if times is not None}
 
 
 def percentile(ordered: Sequence[float], q: float) -> float | None:

@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
+from bench_common import threads_cpu  # noqa: E402
 from ocrlive.events import DocumentType, Event  # noqa: E402
 from ocrlive.ocr.types import Progress, TaskResult  # noqa: E402
 from ocrlive.records.base import SearchFilters, SearchIndex  # noqa: E402
@@ -300,18 +301,6 @@ async def completions_per_second(
     others = sum(s for tid, s in spent.items() if tid not in (writer, threading.get_native_id()))
     return Round(tasks / wall, tasks / cpu, 1000 * spent.get(writer, 0.0) / tasks,
                  1000 * others / tasks)  # fmt: skip
-
-
-def threads_cpu() -> dict[int, float]:
-    """CPU seconds of each thread of this process so far (Linux schedstat, ns)."""
-    found: dict[int, float] = {}
-    for tid in os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else []:
-        try:
-            with open(f"/proc/self/task/{tid}/schedstat") as f:
-                found[int(tid)] = int(f.read().split()[0]) / 1e9
-        except (OSError, IndexError, ValueError):
-            continue  # the thread ended
-    return found
 
 
 async def bench_writes(
