@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from tests.helpers.postgres import PostgresCluster  # noqa: E402
 
-from bench_search import TextMaker, _insert_document, bench_queries, fill, table  # noqa: E402
+from bench_corpus import TextMaker, insert_document  # noqa: E402
+from bench_search import bench_queries, fill, table  # noqa: E402
 from ocrlive.records import open_records  # noqa: E402
 from ocrlive.store.db import migrate  # noqa: E402
 from ocrlive.store.postgres.connection import PgConnection, libpq_url  # noqa: E402
@@ -45,7 +46,7 @@ def fill_postgres(url: str, docs: int) -> None:
         for first in range(0, docs, 1000):
             with raw.transaction():
                 for n in range(first, min(first + 1000, docs)):
-                    _insert_document(conn, maker, rng, n)  # type: ignore[arg-type]
+                    insert_document(conn, maker, rng, n)  # type: ignore[arg-type]
         raw.execute("VACUUM ANALYZE")
     print(f"PostgreSQL: filled {docs:,} documents in {time.perf_counter() - start:.0f} s")
 
