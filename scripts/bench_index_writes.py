@@ -67,7 +67,7 @@ def set_triggers(path: Path, sqls: list[str], on: bool) -> None:
     conn.close()
 
 
-def triggers_ms(path: Path, sqls: list[str], documents: int, pairs: int = 4) -> float:
+def triggers_ms(path: Path, documents: int, pairs: int = 4) -> float:
     """The CPU of a completion's own transaction spent in the index triggers (its
     document queued in search_docs and search_pending, on the event loop): the same
     results stored with the triggers and without, each in a transaction rolled back,
@@ -169,7 +169,7 @@ async def bench_writes(
                       flush=True)  # fmt: skip
     finally:
         set_triggers(path, sqls, True)
-    return writes_row(progress_per_page, rates, triggers_ms(path, sqls, tasks))
+    return writes_row(progress_per_page, rates, triggers_ms(path, tasks))
 
 
 def median_interval(samples: list[float], draws: int = 4000) -> tuple[float, float]:
