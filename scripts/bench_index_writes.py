@@ -58,12 +58,17 @@ REVISION_ONLY = """CREATE TRIGGER results_index AFTER INSERT ON results BEGIN
     END"""
 
 
-def set_triggers(path: Path, sqls: list[str], on: bool) -> None:
-    conn = sqlite3.connect(path, isolation_level=None)
+def install_triggers(conn: sqlite3.Connection, sqls: list[str]) -> None:
+    """The index triggers replaced by `sqls` (the saved ones, or [REVISION_ONLY])."""
     for name in INDEX_TRIGGERS:
         conn.execute(f"DROP TRIGGER IF EXISTS {name}")
-    for sql in sqls if on else [REVISION_ONLY]:
+    for sql in sqls:
         conn.execute(sql)
+
+
+def set_triggers(path: Path, sqls: list[str], on: bool) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    install_triggers(conn, sqls if on else [REVISION_ONLY])
     conn.close()
 
 
@@ -82,9 +87,7 @@ def triggers_ms(path: Path, documents: int, pairs: int = 4) -> float:
         for on in (False, True) if n % 2 == 0 else (True, False):
             conn.execute("BEGIN")
             if not on:
-                for name in INDEX_TRIGGERS:
-                    conn.execute(f"DROP TRIGGER {name}")
-                conn.execute(REVISION_ONLY)
+                install_triggers(conn, [REVISION_ONLY])
             conn.executemany(TASK_SQL, tasks)
             start = time.thread_time()
             for (task_id, *_), result in zip(tasks, stored, strict=True):
